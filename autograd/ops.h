@@ -1,0 +1,70 @@
+// autograd/ops.h: every differentiable op. Each lives in autograd/ops/<name>.cpp with its forward
+// and backward side by side; the arithmetic itself is in core/kernels. Shape errors name the op
+// and the shapes involved.
+#pragma once
+#include <optional>
+
+#include "autograd/tape.h"
+#include "autograd/var.h"
+#include "core/blas.h"
+#include "core/kernels/elementwise.h"
+
+namespace moelab::ops {
+
+using autograd::Var;
+
+// matmul.cpp: op(a) @ op(b). 2-D x 2-D; batched 3-D x 3-D (same batch); N-D x 2-D (leading dims
+// of a flattened, a not transposed). Transposes are BLAS flags.
+Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
+// linear.cpp: x [..., in] @ weight[out, in]^T + bias[out] (bias optional), PyTorch's layout.
+Var linear(const Var& x, const Var& weight, const Var& bias = Var());
+
+// binary.cpp: elementwise with broadcasting of trailing dims (the smaller shape is a suffix of the larger).
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var div(const Var& a, const Var& b);
+// scale.cpp: s * x
+Var scale(const Var& x, float s);
+
+// activation.cpp
+Var relu(const Var& x);
+Var gelu(const Var& x);       // exact: 0.5 x (1 + erf(x / sqrt 2))
+Var gelu_tanh(const Var& x);  // tanh approximation
+Var silu(const Var& x);
+Var activation(const Var& x, kernels::Activation act);
+// glu.cpp: act(x[..., :h]) * x[..., h:] over the two halves of the last dim (SwiGLU with silu)
+Var glu(const Var& x, kernels::Activation act);
+
+// softmax.cpp: over the last dim
+Var softmax(const Var& x);
+Var log_softmax(const Var& x);
+// cross_entropy.cpp: mean over rows of -log softmax(logits)[target]; logits [..., V], targets [...]
+Var cross_entropy(const Var& logits, const IndexTensor& targets);
+
+// layernorm.cpp / rmsnorm.cpp: over the last dim; weight/bias [C] optional
+Var layernorm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
+Var rmsnorm(const Var& x, const Var& weight, float eps = 1e-6f);
+
+// embedding.cpp: weight [V, C], ids [...] -> [..., C]
+Var embedding(const Var& weight, const IndexTensor& ids);
+// rows.cpp: x [N, C], idx [M] -> x[idx] [M, C]; and its adjoint: out [n_rows, C] with
+// out[idx[i]] += w[i] * src[i] (w [M] optional and differentiable). MoE dispatch and combine.
+Var gather_rows(const Var& x, const IndexTensor& idx);
+Var scatter_add_rows(const Var& src, const IndexTensor& idx, int64_t n_rows, const Var& weights = Var());
+
+// reduce.cpp: to a scalar
+Var sum(const Var& x);
+Var mean(const Var& x);
+// reshape.cpp: a view of the value with a new shape (one -1 allowed)
+Var reshape(const Var& x, const Shape& shape);
+
+// topk.cpp: top-k over the last dim (ties: lower index first). values are differentiable
+// (gradient goes to the chosen entries); indices are plain integers off the tape.
+struct TopK {
+  Var values;
+  IndexTensor indices;
+};
+TopK topk(const Var& x, int64_t k);
+
+}  // namespace moelab::ops

@@ -1,0 +1,34 @@
+// core/storage.h: 64-byte aligned buffers from a caching allocator.
+// Why cache: training allocates the same activation/gradient sizes every step; handing them back
+// to the kernel (glibc frees large blocks with munmap) makes the next step page-fault them in again,
+// which costs ~2.5 us per 4 KiB page on this VM (docs/performance.md, trap 3).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace moelab {
+
+class Storage {
+ public:
+  explicit Storage(size_t bytes);  // uninitialised, 64-byte aligned
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_;
+  size_t bytes_;
+};
+
+struct AllocatorStats {
+  size_t live_bytes = 0;    // handed out and not yet returned
+  size_t cached_bytes = 0;  // returned and kept for reuse
+  size_t os_allocs = 0;     // calls that reached the system allocator
+};
+AllocatorStats allocator_stats();
+void allocator_release_cache();  // give cached blocks back to the system
+
+}  // namespace moelab
