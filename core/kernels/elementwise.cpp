@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/kernels/fastmath.h"
 #include "core/parallel.h"
 
 namespace moelab::kernels {
@@ -109,22 +110,22 @@ inline float gelu_tanh_inner(float x) { return kSqrt2OverPi * (x + 0.044715f * x
 inline float act_f(Activation act, float x) {
   switch (act) {
     case Activation::Relu: return x > 0.f ? x : 0.f;
-    case Activation::Gelu: return 0.5f * x * (1.f + std::erf(x * kSqrt1_2));
-    case Activation::GeluTanh: return 0.5f * x * (1.f + std::tanh(gelu_tanh_inner(x)));
-    case Activation::Silu: return x / (1.f + std::exp(-x));
+    case Activation::Gelu: return 0.5f * x * (1.f + fast_erf(x * kSqrt1_2));
+    case Activation::GeluTanh: return 0.5f * x * (1.f + fast_tanh(gelu_tanh_inner(x)));
+    case Activation::Silu: return x / (1.f + fast_exp(-x));
   }
   return 0.f;
 }
 inline float act_df(Activation act, float x) {
   switch (act) {
     case Activation::Relu: return x > 0.f ? 1.f : 0.f;
-    case Activation::Gelu: return 0.5f * (1.f + std::erf(x * kSqrt1_2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+    case Activation::Gelu: return 0.5f * (1.f + fast_erf(x * kSqrt1_2)) + x * kInvSqrt2Pi * fast_exp(-0.5f * x * x);
     case Activation::GeluTanh: {
-      float t = std::tanh(gelu_tanh_inner(x));
+      float t = fast_tanh(gelu_tanh_inner(x));
       return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * 0.044715f * x * x);
     }
     case Activation::Silu: {
-      float s = 1.f / (1.f + std::exp(-x));
+      float s = 1.f / (1.f + fast_exp(-x));
       return s * (1.f + x * (1.f - s));
     }
   }

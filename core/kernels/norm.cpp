@@ -26,10 +26,12 @@ void layernorm_forward(float* y, float* mean, float* rstd, const float* x, const
       mean[r] = m;
       rstd[r] = rs;
       float* yr = y + r * cols;
+      if (weight && bias) {
 #pragma omp simd
-      for (int64_t j = 0; j < cols; ++j) {
-        float n = (xr[j] - m) * rs;
-        yr[j] = (weight ? n * weight[j] : n) + (bias ? bias[j] : 0.f);
+        for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) * rs * weight[j] + bias[j];
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) * rs * (weight ? weight[j] : 1.f) + (bias ? bias[j] : 0.f);
       }
     }
   });

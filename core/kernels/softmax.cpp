@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/kernels/fastmath.h"
 #include "core/parallel.h"
 
 namespace moelab::kernels {
@@ -11,8 +12,10 @@ namespace {
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1)); }
 
 inline float row_max(const float* x, int64_t n) {
+  // A NaN may be skipped here; it still reaches the output through exp(NaN - m) in the sum.
   float m = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < n; ++j) m = m > x[j] ? m : x[j];
   return m;
 }
 
@@ -24,11 +27,7 @@ void softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
       const float* xr = x + r * cols;
       float* yr = y + r * cols;
       const float m = row_max(xr, cols);
-      float sum = 0.f;
-      for (int64_t j = 0; j < cols; ++j) {
-        yr[j] = std::exp(xr[j] - m);
-        sum += yr[j];
-      }
+      const float sum = exp_shifted_sum(yr, xr, cols, m);
       const float inv = 1.f / sum;
 #pragma omp simd
       for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
@@ -56,8 +55,8 @@ void logsumexp_rows(float* lse, const float* x, int64_t rows, int64_t cols) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * cols;
       const float m = row_max(xr, cols);
-      float sum = 0.f;
-      for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - m);
+      float sum = 0.f, scratch[512];
+      for (int64_t j = 0; j < cols; j += 512) sum += exp_shifted_sum(scratch, xr + j, std::min<int64_t>(512, cols - j), m);
       lse[r] = m + std::log(sum);
     }
   });
@@ -85,7 +84,8 @@ void log_softmax_backward(float* dx, const float* y, const float* dy, int64_t ro
 #pragma omp simd reduction(+ : sum)
       for (int64_t j = 0; j < cols; ++j) sum += gr[j];
       float* dr = dx + r * cols;
-      for (int64_t j = 0; j < cols; ++j) dr[j] += gr[j] - std::exp(yr[j]) * sum;
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j) dr[j] += gr[j] - fast_exp(yr[j]) * sum;
     }
   });
 }
@@ -104,7 +104,8 @@ void cross_entropy_backward(float* dlogits, const float* logits, const float* ls
       const float* xr = logits + r * cols;
       float* dr = dlogits + r * cols;
       const float l = lse[r];
-      for (int64_t j = 0; j < cols; ++j) dr[j] += scale * std::exp(xr[j] - l);
+#pragma omp simd
+      for (int64_t j = 0; j < cols; ++j) dr[j] += scale * fast_exp(xr[j] - l);
       dr[targets[r]] -= scale;
     }
   });
