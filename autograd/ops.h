@@ -7,6 +7,7 @@
 #include "autograd/tape.h"
 #include "autograd/var.h"
 #include "core/blas.h"
+#include "core/rng.h"
 #include "core/kernels/elementwise.h"
 
 namespace moelab::ops {
@@ -58,6 +59,11 @@ Var sum(const Var& x);
 Var mean(const Var& x);
 // reshape.cpp: a view of the value with a new shape (one -1 allowed)
 Var reshape(const Var& x, const Shape& shape);
+
+// attention.cpp: qkv [B, T, 3C] (q | k | v) -> [B, T, C], causal multi-head attention
+Var causal_attention(const Var& qkv, int64_t n_head);
+// dropout.cpp: inverted dropout with probability p, mask from rng (p = 0: identity)
+Var dropout(const Var& x, float p, Rng& rng);
 
 // topk.cpp: top-k over the last dim (ties: lower index first). values are differentiable
 // (gradient goes to the chosen entries); indices are plain integers off the tape.

@@ -135,3 +135,36 @@ TEST_CASE("gradcheck: a composite (attention-like score path) exercises accumula
       },
       {randn({3, 4}, 47), randn({4, 4}, 48, 0.5f), randn({4, 4}, 49, 0.5f), randn({4, 4}, 50, 0.5f)});
 }
+
+TEST_CASE("gradcheck: causal attention (multi-head, fused qkv)") {
+  CHECK_GRADCHECK([](const VarList& v) { return ops::causal_attention(v[0], 2); }, {randn({2, 5, 12}, 51)});
+  CHECK_GRADCHECK([](const VarList& v) { return ops::causal_attention(v[0], 1); }, {randn({1, 3, 6}, 52)});
+}
+
+TEST_CASE("causal attention: the first position attends only to itself, later ones ignore the future") {
+  Tensor qkv = randn({1, 4, 6}, 53);
+  Var out = ops::causal_attention(Var(qkv), 1);
+  // position 0 output = v_0
+  for (int j = 0; j < 2; ++j) CHECK(out.value()[j] == doctest::Approx(qkv[4 + j]));
+  // changing token 3 does not change outputs 0..2
+  Tensor qkv2 = qkv.clone();
+  for (int j = 0; j < 6; ++j) qkv2[3 * 6 + j] += 1.f;
+  Var out2 = ops::causal_attention(Var(qkv2), 1);
+  for (int i = 0; i < 3 * 2; ++i) CHECK(out2.value()[i] == out.value()[i]);
+  CHECK(out2.value()[3 * 2] != out.value()[3 * 2]);
+}
+
+TEST_CASE("gradcheck: dropout with a fixed mask") {
+  moelab::Rng rng(7);
+  // The same rng state for every evaluation so the mask is fixed.
+  CHECK_GRADCHECK([](const VarList& v) { moelab::Rng r(7); return ops::dropout(v[0], 0.3f, r); }, {randn({4, 5}, 54)});
+  Var x(Tensor::full({1000}, 1.f));
+  Var y = ops::dropout(x, 0.25f, rng);
+  int zeros = 0;
+  for (int64_t i = 0; i < 1000; ++i) {
+    if (y.value()[i] == 0.f) ++zeros;
+    else CHECK(y.value()[i] == doctest::Approx(1.f / 0.75f));
+  }
+  CHECK(zeros > 200);
+  CHECK(zeros < 300);
+}
