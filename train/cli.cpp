@@ -7,6 +7,8 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "train/config.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -39,12 +41,53 @@ int main(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "Show the BLAS library, kernel set, self-check and threads");
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
+  app.footer("Examples:\n  moelab train configs/default.json\n  moelab train configs/shakespeare_char.json --set data.train=data/tinyshakespeare.txt\n  moelab eval runs/default\n  moelab generate runs/default --prompt \"Q: \" --tokens 200\n  moelab bench model configs/shakespeare_char.json --threads 2");
   CLI::App* bench_kernels = bench->add_subcommand("kernels", "GFLOP/s of matmul vs raw sgemm; GB/s of elementwise, "
                                                              "softmax, layernorm vs memcpy; at 1 and 2 threads");
   moelab::bench::KernelBenchOptions kb;
   bench_kernels->add_option("--repeats", kb.repeats, "Timed repetitions per case (median reported)")
       ->check(CLI::PositiveNumber);
   bench_kernels->add_option("--threads-list", kb.thread_counts, "Thread counts to run (default: 1 2)");
+
+  // train
+  CLI::App* train = app.add_subcommand("train", "Train a model from a JSON config");
+  std::string config_path;
+  std::vector<std::string> sets;
+  std::string out_dir;
+  moelab::train::TrainOptions topts;
+  train->add_option("config", config_path, "JSON config (see docs/config.md)")->required()->check(CLI::ExistingFile);
+  train->add_option("--set", sets, "Override a config key: key.path=value (value as JSON, or a bare string)");
+  train->add_option("--out", out_dir, "Run folder (overrides train.out_dir)");
+  train->add_flag("--resume", topts.resume, "Continue from the checkpoint in the run folder");
+
+  // eval
+  CLI::App* eval = app.add_subcommand("eval", "Mean cross-entropy of a checkpoint on one or more datasets");
+  std::string ckpt;
+  moelab::train::EvalOptions eopts;
+  eval->add_option("checkpoint", ckpt, "Run folder or its model.safetensors")->required();
+  eval->add_option("--data", eopts.data, "Text files or folders, one loss each (default: the run's val split)");
+  eval->add_option("--batch", eopts.batch, "Rows per batch")->check(CLI::PositiveNumber);
+  eval->add_option("--batches", eopts.batches, "Batches (consecutive windows from the start)")->check(CLI::PositiveNumber);
+  eval->add_option("--dump-tokens", eopts.dump_tokens, "Write the first dataset's evaluated tokens (uint16 LE)");
+
+  // generate
+  CLI::App* gen = app.add_subcommand("generate", "Sample text from a checkpoint");
+  moelab::train::GenerateOptions gopts;
+  gen->add_option("checkpoint", ckpt, "Run folder or its model.safetensors")->required();
+  gen->add_option("--prompt", gopts.prompt, "Text to continue");
+  gen->add_option("--tokens", gopts.tokens, "Tokens to generate")->check(CLI::NonNegativeNumber);
+  gen->add_option("--temperature", gopts.temperature, "Sampling temperature (0 = greedy)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--top-k", gopts.top_k, "Sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--seed", gopts.seed, "Sampling seed");
+
+  // bench CONFIG
+  CLI::App* bench_model = bench->add_subcommand("model", "Time training steps of a config on random tokens");
+  moelab::train::BenchOptions bopts;
+  bench_model->add_option("config", config_path, "JSON config")->required()->check(CLI::ExistingFile);
+  bench_model->add_option("--set", sets, "Override a config key: key.path=value");
+  bench_model->add_option("--steps", bopts.steps, "Timed steps (median reported)")->check(CLI::PositiveNumber);
+  bench_model->add_option("--warmup", bopts.warmup, "Untimed steps first")->check(CLI::NonNegativeNumber);
+  bench_model->add_option("--vocab", bopts.vocab, "Vocabulary size")->check(CLI::PositiveNumber);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -55,6 +98,15 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*bench_kernels) return moelab::bench::run_kernel_bench(kb, std::cout);
+    if (*train) {
+      if (!out_dir.empty()) sets.push_back("train.out_dir=" + out_dir);
+      moelab::train::RunConfig cfg = moelab::train::load_config(config_path, sets);
+      moelab::blas_info();  // load and self-check the kernels before any training
+      moelab::train::run_training(cfg, topts, std::cout);
+    }
+    if (*eval) moelab::train::run_eval(ckpt, eopts, std::cout);
+    if (*gen) std::cout << moelab::train::run_generate(ckpt, gopts) << "\n";
+    if (*bench_model) moelab::train::run_bench(moelab::train::load_config(config_path, sets), bopts, std::cout);
   } catch (const moelab::Error& e) {
     std::fprintf(stderr, "moelab: error: %s\n", e.what());
     return 1;

@@ -1,6 +1,7 @@
 // tests/core/test_elementwise.cpp: binary ops with broadcasting, activations and GLU against naive formulas.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>

@@ -2,6 +2,7 @@
 // finite differences.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -104,11 +105,11 @@ TEST_CASE("layernorm_forward vs double reference, with/without weight and bias, 
   uint64_t seed = 1;
   for (int64_t rows : {1, 4, 300})
     for (int64_t cols : kCols)
-      for (int affine = 0; affine < 3; ++affine)  // 0: none, 1: weight only, 2: weight + bias
+      for (int affine = 0; affine < 4; ++affine)  // 0: none, 1: weight only, 2: weight + bias, 3: bias only
         for (float eps : {1e-5f, 0.1f}) {
           auto x = randvec(rows * cols, seed++, -1.f, 3.f);  // non-zero mean
           if (eps > 0.01f) for (auto& v : x) v *= 0.1f;       // small variance so eps matters
-          std::vector<float> w = affine >= 1 ? randvec(cols, seed++, 0.5f, 1.5f) : std::vector<float>{};
+          std::vector<float> w = affine == 1 || affine == 2 ? randvec(cols, seed++, 0.5f, 1.5f) : std::vector<float>{};
           std::vector<float> b = affine >= 2 ? randvec(cols, seed++) : std::vector<float>{};
           std::vector<float> y(rows * cols), mean(rows), rstd(rows);
           kernels::layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.empty() ? nullptr : w.data(),
@@ -150,10 +151,10 @@ TEST_CASE("layernorm_backward vs finite differences of the double reference") {
   uint64_t seed = 1000;
   const double eps = 1e-5;
   for (int64_t cols : kCols)
-    for (int affine = 0; affine < 3; ++affine) {
+    for (int affine = 0; affine < 4; ++affine) {  // 0: none, 1: weight, 2: weight + bias, 3: bias only
       const int64_t rows = 3;
       auto x = randvec(rows * cols, seed++, -1.f, 3.f);
-      auto w = affine >= 1 ? randvec(cols, seed++, 0.5f, 1.5f) : std::vector<float>{};
+      auto w = affine == 1 || affine == 2 ? randvec(cols, seed++, 0.5f, 1.5f) : std::vector<float>{};
       auto b = affine >= 2 ? randvec(cols, seed++) : std::vector<float>{};
       auto dy = randvec(rows * cols, seed++);
       std::vector<float> y(rows * cols), mean(rows), rstd(rows);

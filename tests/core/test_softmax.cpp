@@ -1,8 +1,10 @@
 // tests/core/test_softmax.cpp: softmax, log-softmax, logsumexp and fused cross-entropy against double references.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/kernels/softmax.h"
@@ -228,4 +230,59 @@ TEST_CASE("cross_entropy with extreme logits (+-1e4) gives finite, correct losse
   const float loss2 = kernels::cross_entropy_forward(lse2.data(), x2.data(), t2.data(), 2, 4);
   CHECK(loss2 == doctest::Approx((20000.693147 + 0.0) / 2).epsilon(1e-6));
   CHECK(kernels::cross_entropy_forward(nullptr, nullptr, nullptr, 0, 4) == 0.f);
+}
+
+TEST_CASE("softmax family: -inf (masked) logits get probability 0, in the vector body and the scalar tail") {
+  for (int64_t cols : {3, 17, 129}) {
+    std::vector<float> x(2 * cols);
+    for (int64_t j = 0; j < 2 * cols; ++j) x[j] = static_cast<float>(std::cos(0.3 * j));
+    // mask every third column in both rows (covers 16-wide blocks and the remainder)
+    for (int64_t j = 0; j < 2 * cols; ++j)
+      if (j % 3 == 1) x[j] = -INFINITY;
+    std::vector<float> y(2 * cols), ly(2 * cols), lse(2);
+    kernels::softmax_forward(y.data(), x.data(), 2, cols);
+    kernels::log_softmax_forward(ly.data(), x.data(), 2, cols);
+    kernels::logsumexp_rows(lse.data(), x.data(), 2, cols);
+    // reference over the unmasked entries only
+    for (int64_t r = 0; r < 2; ++r) {
+      double m = -INFINITY, s = 0;
+      for (int64_t j = 0; j < cols; ++j) m = std::max(m, double(x[r * cols + j]));
+      for (int64_t j = 0; j < cols; ++j) s += std::exp(double(x[r * cols + j]) - m);
+      const double l = m + std::log(s);
+      CHECK(lse[r] == doctest::Approx(l).epsilon(1e-6));
+      for (int64_t j = 0; j < cols; ++j) {
+        const int64_t k = r * cols + j;
+        if (std::isinf(x[k])) {
+          CHECK(y[k] == 0.f);
+          CHECK(ly[k] == -INFINITY);
+        } else {
+          CHECK(y[k] == doctest::Approx(std::exp(double(x[k]) - l)).epsilon(1e-6));
+          CHECK(ly[k] == doctest::Approx(double(x[k]) - l).epsilon(1e-6).scale(1.0));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("softmax family: a NaN poisons its own row only") {
+  for (int64_t cols : {3, 17, 129})
+    for (int64_t pos : {int64_t{0}, cols / 2, cols - 1}) {
+      std::vector<float> x = randvec(3 * cols, 900 + cols + pos);
+      x[cols + pos] = std::numeric_limits<float>::quiet_NaN();  // middle row
+      std::vector<float> y(3 * cols), ly(3 * cols), lse(3);
+      kernels::softmax_forward(y.data(), x.data(), 3, cols);
+      kernels::log_softmax_forward(ly.data(), x.data(), 3, cols);
+      kernels::logsumexp_rows(lse.data(), x.data(), 3, cols);
+      INFO("cols=", cols, " NaN at ", pos);
+      CHECK(std::isnan(lse[1]));
+      CHECK(std::isfinite(lse[0]));
+      CHECK(std::isfinite(lse[2]));
+      int nan_in_row = 0, nan_elsewhere = 0;
+      for (int64_t j = 0; j < 3 * cols; ++j) {
+        const bool in_row = j >= cols && j < 2 * cols;
+        (in_row ? nan_in_row : nan_elsewhere) += std::isnan(y[j]) + std::isnan(ly[j]);
+      }
+      CHECK(nan_in_row == 2 * cols);
+      CHECK(nan_elsewhere == 0);
+    }
 }

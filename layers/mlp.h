@@ -1,0 +1,23 @@
+// layers/mlp.h: the dense FFN: c_fc (d -> mult*d, or 2*mult*d for swiglu), activation, c_proj.
+#pragma once
+#include "layers/basic.h"
+#include "layers/config.h"
+
+namespace moelab::nn {
+
+class MLP : public Module {
+ public:
+  // hidden = width of the activation; proj_std is c_proj's init std (nanoGPT scales it by depth).
+  MLP(int64_t dim, int64_t hidden, const std::string& activation, bool bias, float proj_std, Rng& rng);
+  Var forward(const Var& x) const;
+  std::shared_ptr<Linear> c_fc, c_proj;
+
+ private:
+  bool glu_;
+  kernels::Activation act_;
+};
+
+// gelu | gelu_tanh | relu | silu | swiglu -> (activation, is_glu); throws naming the known ones.
+std::pair<kernels::Activation, bool> parse_activation(const std::string& name);
+
+}  // namespace moelab::nn

@@ -1,0 +1,149 @@
+#include "optim/optimizer.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace moelab::optim {
+
+void Optimizer::zero_grad() {
+  for (ParamRef& p : params_) p.var.clear_grad();
+}
+
+namespace {
+void check_state(const std::map<std::string, Tensor>& state, const std::string& key, const Var& v) {
+  auto it = state.find(key);
+  MOELAB_CHECK(it != state.end(), "optimizer state: missing ", key);
+  MOELAB_CHECK(it->second.shape() == v.shape(), "optimizer state: ", key, " has shape ",
+               shape_str(it->second.shape()), ", parameter has ", shape_str(v.shape()));
+}
+}  // namespace
+
+AdamW::AdamW(std::vector<ParamRef> params, AdamWConfig cfg)
+    : Optimizer(std::move(params)), cfg_(cfg), m_(params_.size()), v_(params_.size()) {}
+
+void AdamW::step(float lr) {
+  ++step_;
+  const float bc1 = 1.f - std::pow(cfg_.beta1, static_cast<float>(step_));
+  const float bc2_sqrt = std::sqrt(1.f - std::pow(cfg_.beta2, static_cast<float>(step_)));
+  const float step_size = lr / bc1;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    ParamRef& p = params_[i];
+    if (p.frozen) continue;
+    if (!m_[i].defined()) {
+      m_[i] = Tensor::zeros(p.var.shape());
+      v_[i] = Tensor::zeros(p.var.shape());
+    }
+    float* w = p.var.data();
+    float* m = m_[i].data();
+    float* v = v_[i].data();
+    // A parameter that got no gradient this step (e.g. an unused expert) is updated with g = 0,
+    // as PyTorch does when its grad is a zero tensor.
+    const float* g = p.var.has_grad() ? p.var.grad().data() : nullptr;
+    const float decay = p.decay ? 1.f - lr * cfg_.weight_decay : 1.f;
+    const float b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps;
+    parallel_for(p.var.numel(), 1 << 14, [&](int64_t s, int64_t e) {
+#pragma omp simd
+      for (int64_t j = s; j < e; ++j) {
+        const float gj = g ? g[j] : 0.f;
+        w[j] *= decay;
+        m[j] = b1 * m[j] + (1.f - b1) * gj;
+        v[j] = b2 * v[j] + (1.f - b2) * gj * gj;
+        w[j] -= step_size * m[j] / (std::sqrt(v[j]) / bc2_sqrt + eps);
+      }
+    });
+  }
+}
+
+std::map<std::string, Tensor> AdamW::state() const {
+  std::map<std::string, Tensor> s;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!m_[i].defined()) continue;
+    s["exp_avg." + params_[i].name] = m_[i];
+    s["exp_avg_sq." + params_[i].name] = v_[i];
+  }
+  return s;
+}
+
+void AdamW::load_state(const std::map<std::string, Tensor>& state, int64_t step) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string a = "exp_avg." + params_[i].name, b = "exp_avg_sq." + params_[i].name;
+    if (!state.count(a) && params_[i].frozen) continue;
+    if (step == 0 && !state.count(a)) continue;
+    check_state(state, a, params_[i].var);
+    check_state(state, b, params_[i].var);
+    m_[i] = state.at(a).clone();
+    v_[i] = state.at(b).clone();
+  }
+  step_ = step;
+}
+
+SGD::SGD(std::vector<ParamRef> params, SGDConfig cfg) : Optimizer(std::move(params)), cfg_(cfg), buf_(params_.size()) {}
+
+void SGD::step(float lr) {
+  ++step_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    ParamRef& p = params_[i];
+    if (p.frozen) continue;
+    if (!buf_[i].defined()) buf_[i] = Tensor::zeros(p.var.shape());
+    float* w = p.var.data();
+    float* b = buf_[i].data();
+    const float* g = p.var.has_grad() ? p.var.grad().data() : nullptr;
+    const float wd = p.decay ? cfg_.weight_decay : 0.f, mu = cfg_.momentum;
+    for (int64_t j = 0; j < p.var.numel(); ++j) {
+      const float gj = (g ? g[j] : 0.f) + wd * w[j];
+      b[j] = mu * b[j] + gj;
+      w[j] -= lr * b[j];
+    }
+  }
+}
+
+std::map<std::string, Tensor> SGD::state() const {
+  std::map<std::string, Tensor> s;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (buf_[i].defined()) s["momentum." + params_[i].name] = buf_[i];
+  return s;
+}
+
+void SGD::load_state(const std::map<std::string, Tensor>& state, int64_t step) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string a = "momentum." + params_[i].name;
+    if (!state.count(a)) continue;
+    check_state(state, a, params_[i].var);
+    buf_[i] = state.at(a).clone();
+  }
+  step_ = step;
+}
+
+double clip_grad_norm(std::vector<ParamRef>& params, double max_norm) {
+  double total = 0.0;
+  for (ParamRef& p : params) {
+    if (p.frozen || !p.var.has_grad()) continue;
+    const float* g = p.var.grad().data();
+    double s = 0.0;
+    for (int64_t j = 0; j < p.var.numel(); ++j) s += static_cast<double>(g[j]) * g[j];
+    total += s;
+  }
+  const double norm = std::sqrt(total);
+  if (max_norm > 0 && norm > max_norm) {
+    const float coef = static_cast<float>(max_norm / (norm + 1e-6));
+    for (ParamRef& p : params) {
+      if (p.frozen || !p.var.has_grad()) continue;
+      float* g = p.var.grad().data();
+      for (int64_t j = 0; j < p.var.numel(); ++j) g[j] *= coef;
+    }
+  }
+  return norm;
+}
+
+float lr_at(const ScheduleConfig& s, int64_t it) {
+  if (it < s.warmup_iters) return s.lr * static_cast<float>(it + 1) / static_cast<float>(s.warmup_iters + 1);
+  if (!s.decay) return s.lr;
+  if (it > s.lr_decay_iters) return s.min_lr;
+  const double ratio = static_cast<double>(it - s.warmup_iters) / std::max(1, s.lr_decay_iters - s.warmup_iters);
+  const double coeff = 0.5 * (1.0 + std::cos(M_PI * ratio));
+  return static_cast<float>(s.min_lr + coeff * (s.lr - s.min_lr));
+}
+
+}  // namespace moelab::optim

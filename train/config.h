@@ -1,0 +1,59 @@
+// train/config.h: the JSON run configuration, parsed into typed structs in one place.
+// Every key is documented in docs/config.md. Errors name the key path ("model.n_head: ...").
+// Relative paths are resolved against the working directory (like nanoGPT), not the config's folder.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "layers/config.h"
+#include "optim/optimizer.h"
+
+namespace moelab::train {
+
+struct DataConfig {
+  std::vector<std::string> train = {"/usr/share/games/fortunes"};  // files or folders
+  std::vector<std::string> val;     // empty: split off the last val_fraction of each train file
+  double val_fraction = 0.1;
+  std::string tokenizer = "char";   // char | byte
+  std::string format = "auto";      // auto | text | fortunes (auto: fortunes if FILE.dat exists beside FILE)
+};
+
+struct LoopConfig {
+  int batch_size = 12;
+  int max_iters = 2000;
+  int eval_interval = 250;
+  int eval_iters = 20;
+  int log_interval = 10;
+  uint64_t seed = 1337;
+  int threads = 0;                  // 0: OMP_NUM_THREADS or all cores
+  int checkpoint_interval = 0;      // 0: only at the end
+  std::string out_dir = "runs/default";
+};
+
+struct OptimConfig {
+  std::string type = "adamw";       // adamw | sgd
+  optim::ScheduleConfig schedule;   // lr, min_lr, warmup_iters, lr_decay_iters, decay_lr
+  float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
+  float weight_decay = 0.1f;
+  float momentum = 0.9f;            // sgd
+  float grad_clip = 1.0f;           // 0: off
+};
+
+struct RunConfig {
+  nn::ModelConfig model;
+  DataConfig data;
+  LoopConfig train;
+  OptimConfig optim;
+  nlohmann::json source;            // the JSON as given (after --set), for the checkpoint sidecar
+};
+
+// Parses and validates; throws moelab::Error naming the key path and what was expected.
+RunConfig parse_config(const nlohmann::json& j);
+// Reads a file (error names the path), applies "--set a.b.c=value" overrides (value parsed as
+// JSON, else taken as a string), then parses.
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+void apply_override(nlohmann::json& j, const std::string& assignment);
+nlohmann::json to_json(const RunConfig& c);
+
+}  // namespace moelab::train

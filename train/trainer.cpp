@@ -1,0 +1,315 @@
+#include "train/trainer.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/tape.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "train/checkpoint.h"
+#include "train/data.h"
+
+namespace moelab::train {
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+std::vector<optim::ParamRef> param_refs(nn::GPT& model) {
+  std::vector<optim::ParamRef> refs;
+  for (auto& np : model.named_parameters())
+    refs.push_back({np.name, np.param->var, nn::decays(np.param->role), np.param->frozen});
+  return refs;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(nn::GPT& model, const OptimConfig& o) {
+  if (o.type == "sgd") return std::make_unique<optim::SGD>(param_refs(model), optim::SGDConfig{o.momentum, o.weight_decay});
+  return std::make_unique<optim::AdamW>(param_refs(model), optim::AdamWConfig{o.beta1, o.beta2, o.eps, o.weight_decay});
+}
+
+double mean_loss(nn::GPT& model, const std::vector<Batch>& batches) {
+  autograd::NoGrad no_grad;
+  model.set_training(false);
+  double total = 0;
+  for (const Batch& b : batches) total += model.forward(b.ids, b.targets).loss.item();
+  model.set_training(true);
+  return total / static_cast<double>(batches.size());
+}
+
+void apply_threads(int threads) {
+  if (threads > 0) set_num_threads(threads);
+}
+
+std::string fmt_duration(double s) {
+  char buf[32];
+  const int t = static_cast<int>(s);
+  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+  return buf;
+}
+
+}  // namespace
+
+double flops_per_token(const RunConfig& cfg, int vocab) {
+  const double d = cfg.model.n_embd, L = cfg.model.n_layer, hidden = cfg.model.ffn.mult * d;
+  const double ffn_in = cfg.model.ffn.activation == "swiglu" ? 2 * hidden : hidden;
+  const double per_layer = 3 * d * d + d * d + ffn_in * d + hidden * d;
+  const double params = L * per_layer + vocab * d;  // wte doubles as lm_head
+  return 6 * params + 12 * L * cfg.model.block_size * d;
+}
+
+double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostream& log) {
+  RunConfig cfg = cfg_in;
+  apply_threads(cfg.train.threads);
+  const std::string out_dir = cfg.train.out_dir;
+  std::error_code ec;
+  MOELAB_CHECK(!fs::exists(out_dir, ec) || fs::is_directory(out_dir, ec), "train.out_dir: ", out_dir,
+               " exists and is not a folder");
+
+  // 1. data and tokenizer (a resumed run keeps the checkpoint's tokenizer)
+  std::unique_ptr<LoadedModel> resumed;
+  if (opts.resume) {
+    MOELAB_CHECK(fs::exists(out_dir + "/model.json"), "--resume: no checkpoint in ", out_dir);
+    resumed = std::make_unique<LoadedModel>(load_checkpoint(out_dir));
+  }
+  Corpus corpus = build_corpus(cfg.data, resumed ? &resumed->tokenizer : nullptr);
+  cfg.model.vocab_size = corpus.tokenizer.vocab_size();
+  const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
+  MOELAB_CHECK(static_cast<int64_t>(corpus.train.tokens.size()) > T, "data: the training split has ",
+               corpus.train.tokens.size(), " tokens, fewer than one block of ", T + 1);
+  MOELAB_CHECK(static_cast<int64_t>(corpus.val.tokens.size()) > T, "data: the validation split has ",
+               corpus.val.tokens.size(), " tokens, fewer than one block of ", T + 1,
+               " (raise data.val_fraction or give data.val)");
+
+  // 2. model and optimizer
+  nn::GPT model(cfg.model, cfg.train.seed);
+  auto opt = make_optimizer(model, cfg.optim);
+  TrainState state;
+  if (resumed) {
+    load_parameters(model, [&] {
+      std::map<std::string, Tensor> t;
+      for (auto& np : resumed->model->named_parameters()) t[np.name] = np.param->var.value();
+      return t;
+    }(), out_dir);
+    load_optimizer_state(out_dir, *opt);
+    state = resumed->state;
+  }
+  fs::create_directories(out_dir, ec);
+  MOELAB_CHECK(fs::is_directory(out_dir), "train.out_dir: cannot create ", out_dir, ": ", ec.message());
+
+  // 3. fixed evaluation batches, the training sampler
+  Rng eval_rng(cfg.train.seed, 7);
+  std::vector<Batch> val_batches, train_eval_batches;
+  for (int i = 0; i < cfg.train.eval_iters; ++i) val_batches.push_back(sample_batch(corpus.val, B, T, eval_rng));
+  for (int i = 0; i < cfg.train.eval_iters; ++i)
+    train_eval_batches.push_back(sample_batch(corpus.train, B, T, eval_rng));
+  Rng sampler(cfg.train.seed, 2);
+  sampler.set_counter(state.sampler_counter);
+
+  std::ofstream metrics(out_dir + "/metrics.jsonl", opts.resume ? std::ios::app : std::ios::trunc);
+  MOELAB_CHECK(metrics, "train.out_dir: cannot write ", out_dir, "/metrics.jsonl");
+  const bool tty = isatty(fileno(stdout));
+  log << "moelab train: " << model.num_parameters() << " parameters, vocab " << cfg.model.vocab_size << ", "
+      << corpus.train.tokens.size() << " train / " << corpus.val.tokens.size() << " val tokens from "
+      << corpus.domains.size() << " files, " << num_threads() << " threads, out " << out_dir << "\n";
+
+  // 4. the loop
+  double val_loss = NAN;
+  const auto t_start = clock_type::now();
+  auto t_last = t_start;
+  int64_t tokens_since = 0;
+  for (int64_t step = state.step;; ++step) {
+    if (step % cfg.train.eval_interval == 0 || step == cfg.train.max_iters) {
+      val_loss = mean_loss(model, val_batches);
+      const double train_loss = mean_loss(model, train_eval_batches);
+      metrics << nlohmann::json{{"step", step}, {"val_loss", val_loss}, {"train_loss", train_loss}}.dump() << "\n"
+              << std::flush;
+      if (tty) log << "\r\033[K";
+      char line[160];
+      std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f\n",
+                    static_cast<long long>(step), train_loss, val_loss);
+      log << line << std::flush;
+    }
+    if (step >= cfg.train.max_iters) break;
+
+    const float lr = optim::lr_at(cfg.optim.schedule, step);
+    Batch batch = sample_batch(corpus.train, B, T, sampler);
+    nn::ModelOutput out = model.forward(batch.ids, batch.targets);
+    const double loss = out.loss.item();
+    autograd::backward(out.loss);
+    const double grad_norm = optim::clip_grad_norm(opt->params(), cfg.optim.grad_clip);
+    opt->step(lr);
+    opt->zero_grad();
+    tokens_since += B * T;
+
+    if ((step + 1) % cfg.train.log_interval == 0 || step + 1 == cfg.train.max_iters) {
+      const auto now = clock_type::now();
+      const double dt = std::chrono::duration<double>(now - t_last).count();
+      const double tps = tokens_since / std::max(dt, 1e-9);
+      metrics << nlohmann::json{{"step", step + 1}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                                {"tokens_per_s", tps}}
+                     .dump()
+              << "\n";
+      const double elapsed = std::chrono::duration<double>(now - t_start).count();
+      const double eta = elapsed / (step + 1 - state.step) * (cfg.train.max_iters - step - 1);
+      char line[200];
+      if (tty) {
+        const int width = 30, filled = static_cast<int>(width * (step + 1) / std::max(1, cfg.train.max_iters));
+        std::snprintf(line, sizeof line, "\r\033[K[%-*s] step %lld/%d  loss %.4f  %.0f tok/s  ETA %s", width,
+                      std::string(filled, '#').c_str(), static_cast<long long>(step + 1), cfg.train.max_iters, loss,
+                      tps, fmt_duration(eta).c_str());
+      } else {
+        std::snprintf(line, sizeof line, "step %6lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s\n",
+                      static_cast<long long>(step + 1), loss, lr, tps, fmt_duration(eta).c_str());
+      }
+      log << line << std::flush;
+      t_last = now;
+      tokens_since = 0;
+    }
+    if (cfg.train.checkpoint_interval > 0 && (step + 1) % cfg.train.checkpoint_interval == 0)
+      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter()});
+  }
+  save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {cfg.train.max_iters, sampler.counter()});
+  log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
+  return val_loss;
+}
+
+std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, std::ostream& out) {
+  LoadedModel lm = load_checkpoint(ckpt);
+  std::vector<std::pair<std::string, TokenStream>> sets;
+  if (opts.data.empty()) {
+    Corpus c = build_corpus(lm.config.data, &lm.tokenizer);
+    sets.emplace_back("val split of the run's data", std::move(c.val));
+  } else {
+    for (const std::string& p : opts.data) {
+      DataConfig d = lm.config.data;
+      d.train = {p};
+      d.val.clear();
+      d.val_fraction = 0;
+      sets.emplace_back(p, build_corpus(d, &lm.tokenizer).train);
+    }
+  }
+  const int64_t T = lm.config.model.block_size;
+  std::vector<double> losses;
+  autograd::NoGrad no_grad;
+  lm.model->set_training(false);
+  for (auto& [name, s] : sets) {
+    const int64_t available = (static_cast<int64_t>(s.tokens.size()) - 1) / (int64_t{opts.batch} * T);
+    MOELAB_CHECK(available >= 1, "eval: ", name, " has ", s.tokens.size(), " tokens, fewer than one batch of ",
+                 opts.batch, "x", T, " + 1");
+    const int64_t n = std::min<int64_t>(opts.batches, available);
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      Batch b = sequential_batch(s, opts.batch, T, i);
+      total += lm.model->forward(b.ids, b.targets).loss.item();
+    }
+    losses.push_back(total / n);
+    char line[64];
+    std::snprintf(line, sizeof line, "%.6f", losses.back());
+    out << name << ": loss " << line << " (" << n << " batches of " << opts.batch << "x" << T << ")\n";
+    if (!opts.dump_tokens.empty() && &name == &sets.front().first) {
+      std::string bytes;
+      const int64_t count = n * opts.batch * T + 1;
+      for (int64_t i = 0; i < count; ++i) {
+        const auto v = static_cast<uint16_t>(s.tokens[i]);
+        bytes += static_cast<char>(v & 0xFF);
+        bytes += static_cast<char>(v >> 8);
+      }
+      std::ofstream f(opts.dump_tokens, std::ios::binary);
+      MOELAB_CHECK(f.write(bytes.data(), bytes.size()), "eval: cannot write ", opts.dump_tokens);
+    }
+  }
+  return losses;
+}
+
+std::string run_generate(const std::string& ckpt, const GenerateOptions& o) {
+  MOELAB_CHECK(o.tokens >= 0, "generate: --tokens must be >= 0");
+  MOELAB_CHECK(o.temperature >= 0, "generate: --temperature must be >= 0");
+  LoadedModel lm = load_checkpoint(ckpt);
+  std::vector<int32_t> ids = lm.tokenizer.encode(o.prompt, "generate: --prompt");
+  MOELAB_CHECK(!ids.empty(), "generate: --prompt is empty");
+  Rng rng(o.seed, 3);
+  autograd::NoGrad no_grad;
+  lm.model->set_training(false);
+  const int64_t T = lm.config.model.block_size, V = lm.config.model.vocab_size;
+  std::vector<float> probs(V);
+  for (int n = 0; n < o.tokens; ++n) {
+    const int64_t ctx = std::min<int64_t>(T, ids.size());
+    IndexTensor in = IndexTensor::empty({1, ctx});
+    std::copy(ids.end() - ctx, ids.end(), in.data());
+    Tensor logits = lm.model->forward(in).logits.value();
+    const float* last = logits.data() + (ctx - 1) * V;
+    int32_t next = 0;
+    if (o.temperature == 0) {
+      next = static_cast<int32_t>(std::max_element(last, last + V) - last);
+    } else {
+      float cutoff = -INFINITY;
+      if (o.top_k > 0 && o.top_k < V) {
+        std::vector<float> sorted(last, last + V);
+        std::nth_element(sorted.begin(), sorted.begin() + (o.top_k - 1), sorted.end(), std::greater<float>());
+        cutoff = sorted[o.top_k - 1];
+      }
+      const float mx = *std::max_element(last, last + V);
+      double sum = 0;
+      for (int64_t v = 0; v < V; ++v) {
+        probs[v] = last[v] < cutoff ? 0.f : std::exp((last[v] - mx) / o.temperature);
+        sum += probs[v];
+      }
+      double u = rng.uniform() * sum, acc = 0;
+      next = static_cast<int32_t>(V - 1);
+      for (int64_t v = 0; v < V; ++v) {
+        acc += probs[v];
+        if (u < acc) {
+          next = static_cast<int32_t>(v);
+          break;
+        }
+      }
+    }
+    ids.push_back(next);
+  }
+  return lm.tokenizer.decode(ids);
+}
+
+void run_bench(const RunConfig& cfg_in, const BenchOptions& o, std::ostream& out) {
+  RunConfig cfg = cfg_in;
+  apply_threads(cfg.train.threads);
+  cfg.model.vocab_size = o.vocab;
+  nn::GPT model(cfg.model, cfg.train.seed);
+  auto opt = make_optimizer(model, cfg.optim);
+  const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
+  TokenStream s;
+  Rng data_rng(cfg.train.seed, 9);
+  for (int64_t i = 0; i < 100000; ++i) s.tokens.push_back(static_cast<int32_t>(data_rng.randint(o.vocab)));
+  std::vector<double> ms;
+  for (int i = 0; i < o.warmup + o.steps; ++i) {
+    const auto t0 = clock_type::now();
+    Batch b = sample_batch(s, B, T, data_rng);
+    nn::ModelOutput r = model.forward(b.ids, b.targets);
+    autograd::backward(r.loss);
+    optim::clip_grad_norm(opt->params(), cfg.optim.grad_clip);
+    opt->step(1e-4f);
+    opt->zero_grad();
+    if (i >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double med = ms[ms.size() / 2];
+  const double tps = B * T / (med / 1000.0);
+  const double gflops = flops_per_token(cfg, o.vocab) * tps * 1e-9;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "{\"threads\": %d, \"params\": %lld, \"batch\": %lld, \"block\": %lld, \"steps\": %d, "
+                "\"median_ms\": %.2f, \"tokens_per_s\": %.0f, \"gflops\": %.1f, \"peak_rss_mb\": %.1f}\n",
+                num_threads(), static_cast<long long>(model.num_parameters()), static_cast<long long>(B),
+                static_cast<long long>(T), o.steps, med, tps, gflops, ru.ru_maxrss / 1024.0);
+  out << line;
+}
+
+}  // namespace moelab::train
