@@ -88,7 +88,7 @@ Blas load() {
     info.coretype_env = user;
     info.coretype_origin = "user";
   } else if (const char* chosen = coretype_for(info.cpu_isa)) {
-    setenv("OPENBLAS_CORETYPE", chosen, 0);
+    setenv("OPENBLAS_CORETYPE", chosen, 1);  // overwrite: an empty value counts as unset
     info.coretype_env = chosen;
     info.coretype_origin = "auto";
   } else {

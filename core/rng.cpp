@@ -42,7 +42,10 @@ void Rng::fill_uniform(const Tensor& t, float lo, float hi) {
   const uint64_t base = counter_;
   const uint64_t seed = seed_, stream = stream_;
   parallel_for(t.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) p[i] = lo + (hi - lo) * unit(static_cast<uint32_t>(hash(seed, stream, base + i) >> 40));
+    for (int64_t i = b; i < e; ++i) {
+      const float v = lo + (hi - lo) * unit(static_cast<uint32_t>(hash(seed, stream, base + i) >> 40));
+      p[i] = v < hi ? v : std::nextafter(hi, lo);  // rounding may reach hi; keep [lo, hi)
+    }
   });
   counter_ += t.numel();
 }

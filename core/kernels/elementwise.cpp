@@ -109,7 +109,7 @@ inline float gelu_tanh_inner(float x) { return kSqrt2OverPi * (x + 0.044715f * x
 
 inline float act_f(Activation act, float x) {
   switch (act) {
-    case Activation::Relu: return x > 0.f ? x : 0.f;
+    case Activation::Relu: return x < 0.f ? 0.f : x;  // NaN stays NaN
     case Activation::Gelu: return 0.5f * x * (1.f + fast_erf(x * kSqrt1_2));
     case Activation::GeluTanh: return 0.5f * x * (1.f + fast_tanh(gelu_tanh_inner(x)));
     case Activation::Silu: return x / (1.f + fast_exp(-x));

@@ -14,6 +14,7 @@
 using moelab::IndexTensor;
 using moelab::Rng;
 using moelab::Shape;
+using moelab::shape_str;
 using moelab::Tensor;
 using moelab::autograd::Var;
 using moelab::testing::randint;
@@ -157,7 +158,8 @@ TEST_CASE("layers gradcheck: Norm layernorm and rmsnorm (with and without bias)"
   };
   for (Case c : {Case{"layernorm", true, 2}, Case{"layernorm", false, 1}, Case{"rmsnorm", true, 1},
                  Case{"rmsnorm", false, 1}}) {
-    CAPTURE(c.kind);
+    const std::string kind = c.kind;
+    CAPTURE(kind);
     CAPTURE(c.bias);
     nn::Norm norm(c.kind, 8, c.bias);
     REQUIRE(norm.named_parameters().size() == c.n_params);
@@ -172,7 +174,7 @@ TEST_CASE("layers gradcheck: Norm layernorm and rmsnorm (with and without bias)"
         s += y0.value()[row * 8 + j];
         s2 += static_cast<double>(y0.value()[row * 8 + j]) * y0.value()[row * 8 + j];
       }
-      if (std::string(c.kind) == "layernorm") CHECK(s / 8 == doctest::Approx(0.0).epsilon(0).scale(1e-5));
+      if (std::string(c.kind) == "layernorm") CHECK(std::abs(s / 8) < 1e-5);
       CHECK(s2 / 8 - (std::string(c.kind) == "layernorm" ? (s / 8) * (s / 8) : 0.0) ==
             doctest::Approx(1.0).epsilon(1e-3));
     }
@@ -202,7 +204,8 @@ TEST_CASE("layers gradcheck: CausalSelfAttention w.r.t. input and c_attn / c_pro
 
 TEST_CASE("layers gradcheck: MLP for every activation") {
   for (const char* act : {"gelu", "gelu_tanh", "relu", "silu", "swiglu"}) {
-    CAPTURE(act);
+    const std::string act_name = act;
+    CAPTURE(act_name);
     Rng rng(3);
     nn::MLP mlp(8, 16, act, true, 0.02f, rng);
     const bool glu = std::string(act) == "swiglu";
@@ -226,7 +229,8 @@ TEST_CASE("layers gradcheck: MLP activations compute the named function") {
     return v / (1 + std::exp(-v));  // silu
   };
   for (const char* act : {"gelu", "gelu_tanh", "relu", "silu", "swiglu"}) {
-    CAPTURE(act);
+    const std::string act_name = act;
+    CAPTURE(act_name);
     const bool glu = std::string(act) == "swiglu";
     Rng rng(4);
     nn::MLP mlp(2, 2, act, false, 0.02f, rng);
@@ -264,7 +268,8 @@ TEST_CASE("layers gradcheck: MLP activations compute the named function") {
 
 TEST_CASE("layers gradcheck: Block w.r.t. input and every parameter (layernorm and rmsnorm)") {
   for (const char* norm : {"layernorm", "rmsnorm"}) {
-    CAPTURE(norm);
+    const std::string norm_name = norm;
+    CAPTURE(norm_name);
     nn::ModelConfig cfg = small_config();
     cfg.norm = norm;
     Rng rng(5), drop(6);
@@ -289,10 +294,12 @@ TEST_CASE("layers gradcheck: whole tiny GPT cross-entropy w.r.t. wte (tied), wpe
         "transformer.h.0.attn.c_proj.weight", "transformer.h.1.ln_2.weight", "transformer.h.1.mlp.c_fc.weight",
         "transformer.h.1.mlp.c_fc.bias", "transformer.h.1.mlp.c_proj.weight", "transformer.h.1.mlp.c_proj.bias",
         "transformer.ln_f.weight", "transformer.ln_f.bias"}) {
-    CAPTURE(name);
+    const std::string param_name = name;
+    CAPTURE(param_name);
     nn::Parameter* p = model.find_parameter(name);
     REQUIRE(p != nullptr);
-    FdResult r = param_fd(model, loss, p->var, 1, 99, atol, kRtol);
+    // Every 3rd element of the larger tensors (3 is coprime with the row length 8, so all columns are hit).
+    FdResult r = param_fd(model, loss, p->var, p->var.numel() > 64 ? 3 : 1, 99, atol, kRtol);
     INFO(r.report);
     CHECK(r.ok);
     CHECK(r.max_abs_numeric > 10 * atol);

@@ -13,6 +13,7 @@
 using moelab::Error;
 using moelab::IndexTensor;
 using moelab::Shape;
+using moelab::shape_str;
 using moelab::Tensor;
 using moelab::autograd::Var;
 using moelab::testing::randint;

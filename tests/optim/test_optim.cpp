@@ -52,7 +52,7 @@ void check_close(const Var& v, const std::vector<double>& want, double tol = 1e-
   REQUIRE(v.numel() == static_cast<int64_t>(want.size()));
   for (size_t i = 0; i < want.size(); ++i) {
     CAPTURE(i);
-    CHECK(std::abs(static_cast<double>(v.value()[i]) - want[i]) < tol);
+    CHECK(std::abs(static_cast<double>(v.value()[i]) - want[i]) <= tol);
   }
 }
 
