@@ -8,6 +8,10 @@
 #include "core/parallel.h"
 
 namespace moelab::kernels {
+namespace {
+// (batch, head) pairs per thread so a chunk holds at least ~32k multiply-adds; tiny problems stay serial.
+int64_t pair_grain(int64_t T, int64_t hd) { return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, T * T * hd)); }
+}  // namespace
 
 // out[b, t, h*hd:(h+1)*hd] = softmax_causal(q k^T / sqrt(hd)) v for each (b, h), one pair per
 // thread at a time (BLAS runs single-threaded inside the parallel region).
@@ -15,7 +19,7 @@ void causal_attention_forward(float* out, float* probs, const float* qkv, int64_
                               int64_t H) {
   const int64_t hd = C / H, ld = 3 * C;
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  parallel_for(B * H, 1, [&](int64_t p0, int64_t p1) {
+  parallel_for(B * H, pair_grain(T, hd), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
       const float* q = qkv + b * T * ld + h * hd;
@@ -42,7 +46,7 @@ void causal_attention_backward(float* dqkv, const float* dout, const float* qkv,
                                int64_t T, int64_t C, int64_t H) {
   const int64_t hd = C / H, ld = 3 * C;
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  parallel_for(B * H, 1, [&](int64_t p0, int64_t p1) {
+  parallel_for(B * H, pair_grain(T, hd), [&](int64_t p0, int64_t p1) {
     std::vector<float> ds(T * T);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;

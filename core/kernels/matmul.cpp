@@ -16,7 +16,7 @@ void matmul(Trans ta, Trans tb, int64_t batch, int64_t m, int64_t n, int64_t k, 
   // One big problem: let BLAS use every thread.
   const int64_t flops_each = m * n * k;
   if (batch >= 2 && flops_each < (int64_t{1} << 22) && !omp_in_parallel()) {
-    parallel_for(batch, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(batch, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, flops_each)), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) one(i);
     });
   } else {
