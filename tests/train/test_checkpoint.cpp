@@ -1,0 +1,99 @@
+// Checkpoints: save -> load is bitwise; the eval loss is reproduced exactly; bad files are clear errors.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/tape.h"
+#include "train/checkpoint.h"
+#include "train/safetensors.h"
+
+using moelab::Error;
+using moelab::IndexTensor;
+using doctest::Contains;
+namespace fs = std::filesystem;
+namespace train = moelab::train;
+
+static std::string temp_dir(const char* name) {
+  fs::path p = fs::temp_directory_path() / name;
+  fs::remove_all(p);
+  return p.string();
+}
+
+TEST_CASE("save -> load round-trips parameters bitwise and the eval loss exactly") {
+  const std::string dir = temp_dir("moelab_ckpt_roundtrip");
+  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(
+      R"({"model": {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 8}})"));
+  std::string text = "hello world, hello moe";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  cfg.model.vocab_size = tok.vocab_size();
+  moelab::nn::GPT model(cfg.model, 42);
+  IndexTensor ids = IndexTensor::from({1, 8}, {1, 2, 3, 4, 5, 6, 7, 0});
+  IndexTensor tgt = IndexTensor::from({1, 8}, {2, 3, 4, 5, 6, 7, 0, 1});
+  float before;
+  {
+    moelab::autograd::NoGrad ng;
+    before = model.forward(ids, tgt).loss.item();
+  }
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {17, 99});
+  train::LoadedModel lm = train::load_checkpoint(dir);
+  CHECK(lm.state.step == 17);
+  CHECK(lm.state.sampler_counter == 99);
+  CHECK(lm.tokenizer.decode(lm.tokenizer.encode("hello", "t")) == "hello");
+  auto a = model.named_parameters(), b = lm.model->named_parameters();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].name == b[i].name);
+    const auto& va = a[i].param->var.value();
+    const auto& vb = b[i].param->var.value();
+    REQUIRE(va.numel() == vb.numel());
+    CHECK(std::memcmp(va.data(), vb.data(), va.numel() * 4) == 0);
+  }
+  moelab::autograd::NoGrad ng;
+  CHECK(lm.model->forward(ids, tgt).loss.item() == before);  // exactly
+  fs::remove_all(dir);
+}
+
+TEST_CASE("corrupt or truncated safetensors files give errors naming the file") {
+  const std::string dir = temp_dir("moelab_ckpt_bad");
+  fs::create_directories(dir);
+  const std::string path = dir + "/m.safetensors";
+  train::SafeTensors st;
+  st.tensors["w"] = moelab::Tensor::full({4, 3}, 1.5f);
+  train::write_safetensors(path, st);
+  CHECK(train::read_safetensors(path).tensors.at("w")[11] == 1.5f);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() - 5);  // truncated data
+  CHECK_THROWS_WITH_AS(train::read_safetensors(path), Contains((path + ": tensor w: data_offsets").c_str()), Error);
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, 6);
+  CHECK_THROWS_WITH_AS(train::read_safetensors(path), Contains("too short"), Error);
+  std::string huge = bytes;
+  huge[5] = 0x7f;  // header length far beyond the file
+  std::ofstream(path, std::ios::binary) << huge;
+  CHECK_THROWS_WITH_AS(train::read_safetensors(path), Contains("exceeds the file size"), Error);
+  CHECK_THROWS_WITH_AS(train::read_safetensors(dir + "/missing.safetensors"), Contains("cannot open"), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a checkpoint from another architecture names the tensor that differs") {
+  const std::string dir = temp_dir("moelab_ckpt_arch");
+  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})"));
+  std::string text = "abcdef";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  cfg.model.vocab_size = tok.vocab_size();
+  moelab::nn::GPT small(cfg.model, 1);
+  train::save_checkpoint(dir, small, nullptr, cfg, tok, {0, 0});
+  cfg.model.n_embd = 16;
+  moelab::nn::GPT wider(cfg.model, 1);
+  auto tensors = train::read_safetensors(dir + "/model.safetensors").tensors;
+  CHECK_THROWS_WITH_AS(train::load_parameters(wider, tensors, "x"), Contains("transformer.h.0.attn.c_attn.bias has shape [24], the model expects [48]"), Error);
+  cfg.model.n_embd = 8;
+  cfg.model.n_layer = 2;
+  moelab::nn::GPT deeper(cfg.model, 1);
+  CHECK_THROWS_WITH_AS(train::load_parameters(deeper, tensors, "x"), Contains("missing tensor transformer.h.1."), Error);
+  fs::remove_all(dir);
+}
