@@ -36,7 +36,7 @@ GPT::GPT(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg), dropout_rng_(seed, 
 
 ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
   MOELAB_CHECK(ids.dim() == 2, "gpt: ids must be [batch, time], got ", shape_str(ids.shape()));
-  const int64_t B = ids.size(0), T = ids.size(1);
+  const int64_t T = ids.size(1);
   MOELAB_CHECK(T <= cfg_.block_size, "gpt: sequence length ", T, " exceeds block_size ", cfg_.block_size);
   IndexTensor pos = IndexTensor::empty({T});
   for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(t);
@@ -51,7 +51,6 @@ ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
                  shape_str(ids.shape()));
     out.loss = ops::cross_entropy(out.logits, targets);
   }
-  (void)B;
   return out;
 }
 
