@@ -23,6 +23,7 @@ void print_info() {
               : b.coretype_origin == "auto" ? "chosen by moelab from cpuid"
                                             : "library default");
   std::printf("cpu isa      : %s\n", b.cpu_isa.c_str());
+  std::printf("compiled by  : %s\n", MOELAB_BUILD_FLAGS);
   std::printf("sgemm check  : ok (worst relative error %.2e vs a naive loop)\n", b.selfcheck_max_err);
   std::printf("threads      : %d (OpenMP and OpenBLAS share one libgomp pool)\n", moelab::num_threads());
 }
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
   eval->add_option("--batch", eopts.batch, "Rows per batch")->check(CLI::PositiveNumber);
   eval->add_option("--batches", eopts.batches, "Batches (consecutive windows from the start)")->check(CLI::PositiveNumber);
   eval->add_option("--dump-tokens", eopts.dump_tokens, "Write the first dataset's evaluated tokens (uint16 LE)");
+  eval->add_option("--grads-out", eopts.grads_out,
+                   "Write d(mean total loss)/d(parameter) on the first dataset (safetensors), to compare with PyTorch");
 
   // generate
   CLI::App* gen = app.add_subcommand("generate", "Sample text from a checkpoint");
