@@ -8,7 +8,9 @@
 #include "autograd/var.h"
 #include "core/blas.h"
 #include "core/rng.h"
+#include "core/kernels/dispatch.h"
 #include "core/kernels/elementwise.h"
+#include "core/kernels/expert_mlp.h"
 
 namespace moelab::ops {
 
@@ -72,5 +74,28 @@ struct TopK {
   IndexTensor indices;
 };
 TopK topk(const Var& x, int64_t k);
+
+// gather_cols.cpp: y[r, j] = x[r, idx[r, j]] for x [rows, cols], idx [rows, k] (gates of chosen experts)
+Var gather_cols(const Var& x, const IndexTensor& idx);
+// normalize_rows.cpp: each row of x [rows, cols] divided by its sum (top-k gate renormalisation)
+Var normalize_rows(const Var& x);
+// logsumexp.cpp: over the last dim ([..., C] -> [...]); router z-loss
+Var logsumexp(const Var& x);
+// softplus.cpp: log(1 + exp(x)), elementwise
+Var softplus(const Var& x);
+// cv_squared.cpp: var(v) / (mean(v)^2 + 1e-10) over all elements, population variance -> scalar
+Var cv_squared(const Var& v);
+// noisy_topk_load.cpp: Shazeer 2017 smooth load per expert [E] from clean/noisy logits and noise stddev
+// [tokens, E]: sum over tokens of P(expert stays in the top k under fresh noise). Needs k < E.
+Var noisy_topk_load(const Var& clean, const Var& noisy, const Var& stddev, int64_t k);
+
+// moe_experts.cpp: the experts of an MoE layer on a dispatch plan. x [N, d]; gates: a flat vector
+// indexed by the plan's gate_index (undefined = weight 1); one ExpertVars per expert (biases optional).
+// out[t] = sum over t's kept rows r of gates[gate_index_r] * expert_{e(r)}(x[t]).
+struct ExpertVars {
+  Var fc_w, fc_b, proj_w, proj_b;
+};
+Var moe_experts(const Var& x, const kernels::DispatchPlan& plan, const Var& gates,
+                const std::vector<ExpertVars>& experts, const kernels::ExpertMlpShape& shape);
 
 }  // namespace moelab::ops

@@ -2,13 +2,11 @@
 
 namespace moelab::nn {
 
-namespace {
 Tensor normal(const Shape& s, float std, Rng& rng) {
   Tensor t = Tensor::empty(s);
   rng.fill_normal(t, 0.f, std);
   return t;
 }
-}  // namespace
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias, float init_std, Rng& rng) {
   weight = register_parameter("weight", normal({out, in}, init_std, rng), Role::Matmul);

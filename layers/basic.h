@@ -6,6 +6,9 @@
 
 namespace moelab::nn {
 
+// A fresh tensor drawn from N(0, std) (parameter init).
+Tensor normal(const Shape& s, float std, Rng& rng);
+
 // y = x W^T + b, W [out, in] ~ N(0, init_std), b = 0.
 class Linear : public Module {
  public:

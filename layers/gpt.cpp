@@ -4,26 +4,30 @@
 
 namespace moelab::nn {
 
-Block::Block(const ModelConfig& cfg, Rng& rng) : dropout_(cfg.dropout) {
+Block::Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng) : dropout_(cfg.dropout) {
   ln_1 = register_module("ln_1", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
   attn = register_module("attn", std::make_shared<CausalSelfAttention>(cfg, rng));
   ln_2 = register_module("ln_2", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
   const float proj_std = 0.02f / std::sqrt(2.f * cfg.n_layer);
-  mlp = register_module("mlp", std::make_shared<MLP>(cfg.n_embd, int64_t{cfg.ffn.mult} * cfg.n_embd,
-                                                     cfg.ffn.activation, cfg.bias, proj_std, rng));
+  if (cfg.moe.is_moe_layer(layer, cfg.n_layer))
+    moe = register_module("moe", std::make_shared<MoE>(cfg, layer, seed, rng));
+  else
+    mlp = register_module("mlp", std::make_shared<MLP>(cfg.n_embd, int64_t{cfg.ffn.mult} * cfg.n_embd,
+                                                       cfg.ffn.activation, cfg.bias, proj_std, rng));
 }
 
-Var Block::forward(const Var& x, Rng& dropout_rng) const {
+Var Block::forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux) const {
   const float p = training() ? dropout_ : 0.f;
   Var h = ops::add(x, ops::dropout(attn->forward(ln_1->forward(x)), p, dropout_rng));
-  return ops::add(h, ops::dropout(mlp->forward(ln_2->forward(h)), p, dropout_rng));
+  Var f = moe ? moe->forward(ln_2->forward(h), ids, aux) : mlp->forward(ln_2->forward(h));
+  return ops::add(h, ops::dropout(f, p, dropout_rng));
 }
 
-Transformer::Transformer(const ModelConfig& cfg, Rng& rng) {
+Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng) {
   wte = register_module("wte", std::make_shared<Embedding>(cfg.vocab_size, cfg.n_embd, 0.02f, rng));
   wpe = register_module("wpe", std::make_shared<Embedding>(cfg.block_size, cfg.n_embd, 0.02f, rng));
   h = register_module("h", std::make_shared<ModuleList<Block>>());
-  for (int l = 0; l < cfg.n_layer; ++l) h->push_back(std::make_shared<Block>(cfg, rng));
+  for (int l = 0; l < cfg.n_layer; ++l) h->push_back(std::make_shared<Block>(cfg, l, seed, rng));
   ln_f = register_module("ln_f", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
 }
 
@@ -31,7 +35,20 @@ GPT::GPT(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg), dropout_rng_(seed, 
   MOELAB_CHECK(cfg.vocab_size > 0 && cfg.n_layer > 0 && cfg.n_embd > 0 && cfg.block_size > 0 && cfg.n_head > 0,
                "gpt: vocab_size, n_layer, n_head, n_embd and block_size must be positive");
   Rng rng(seed, 0);
-  transformer = register_module("transformer", std::make_shared<Transformer>(cfg, rng));
+  transformer = register_module("transformer", std::make_shared<Transformer>(cfg, seed, rng));
+}
+
+std::vector<int> GPT::moe_layers() const {
+  std::vector<int> out;
+  for (size_t l = 0; l < transformer->h->size(); ++l)
+    if ((*transformer->h)[l].moe) out.push_back(static_cast<int>(l));
+  return out;
+}
+
+MoE& GPT::moe(int layer) const {
+  MOELAB_CHECK(layer >= 0 && layer < static_cast<int>(transformer->h->size()) && (*transformer->h)[layer].moe,
+               "gpt: layer ", layer, " is not an MoE layer");
+  return *(*transformer->h)[layer].moe;
 }
 
 ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
@@ -42,14 +59,21 @@ ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
   for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(t);
   const float p = training() ? cfg_.dropout : 0.f;
   Var x = ops::dropout(ops::add(transformer->wte->forward(ids), transformer->wpe->forward(pos)), p, dropout_rng_);
-  for (size_t l = 0; l < transformer->h->size(); ++l) x = (*transformer->h)[l].forward(x, dropout_rng_);
-  x = transformer->ln_f->forward(x);
   ModelOutput out;
+  std::vector<AuxLoss> layer_aux;
+  for (size_t l = 0; l < transformer->h->size(); ++l) {
+    layer_aux.clear();
+    x = (*transformer->h)[l].forward(x, ids, dropout_rng_, &layer_aux);
+    for (AuxLoss& a : layer_aux) out.aux.push_back({static_cast<int>(l), a.name, a.value});
+  }
+  x = transformer->ln_f->forward(x);
   out.logits = ops::matmul(x, transformer->wte->weight, false, true);  // lm_head tied to wte
   if (targets.defined()) {
     MOELAB_CHECK(targets.shape() == ids.shape(), "gpt: targets ", shape_str(targets.shape()), " do not match ids ",
                  shape_str(ids.shape()));
     out.loss = ops::cross_entropy(out.logits, targets);
+    out.total = out.loss;
+    for (const LayerAuxLoss& a : out.aux) out.total = ops::add(out.total, a.value);
   }
   return out;
 }

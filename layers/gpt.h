@@ -4,44 +4,43 @@
 
 #include "layers/attention.h"
 #include "layers/mlp.h"
+#include "layers/moe/moe.h"
 
 namespace moelab::nn {
 
+// The FFN is a dense MLP (`mlp`) or, on MoE layers, an MoE layer (`moe`).
 class Block : public Module {
  public:
-  Block(const ModelConfig& cfg, Rng& rng);
-  Var forward(const Var& x, Rng& dropout_rng) const;
+  Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng);
+  Var forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux) const;
   std::shared_ptr<Norm> ln_1, ln_2;
   std::shared_ptr<CausalSelfAttention> attn;
-  std::shared_ptr<MLP> mlp;
+  std::shared_ptr<MLP> mlp;  // null on MoE layers
+  std::shared_ptr<MoE> moe;  // null on dense layers
 
  private:
   float dropout_;
 };
 
-// A list of modules named "0", "1", ... like torch.nn.ModuleList.
-template <class M>
-class ModuleList : public Module {
- public:
-  void push_back(std::shared_ptr<M> m) { items_.push_back(register_module(std::to_string(items_.size()), m)); }
-  size_t size() const { return items_.size(); }
-  M& operator[](size_t i) const { return *items_[i]; }
-
- private:
-  std::vector<std::shared_ptr<M>> items_;
-};
-
 class Transformer : public Module {
  public:
-  Transformer(const ModelConfig& cfg, Rng& rng);
+  Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng);
   std::shared_ptr<Embedding> wte, wpe;
   std::shared_ptr<ModuleList<Block>> h;
   std::shared_ptr<Norm> ln_f;
 };
 
+struct LayerAuxLoss {
+  int layer;
+  std::string name;  // switch | z | importance | load | ...
+  Var value;         // weighted by its coefficient
+};
+
 struct ModelOutput {
   Var logits;  // [B, T, V]
   Var loss;    // cross-entropy (mean), when targets were given
+  std::vector<LayerAuxLoss> aux;
+  Var total;   // loss + sum of aux values (what training minimises); = loss for a dense model
 };
 
 class GPT : public Module {
@@ -50,6 +49,8 @@ class GPT : public Module {
   // ids [B, T] with T <= block_size; targets [B, T] optional (an undefined IndexTensor = none).
   ModelOutput forward(const IndexTensor& ids, const IndexTensor& targets = IndexTensor());
   const ModelConfig& config() const { return cfg_; }
+  std::vector<int> moe_layers() const;
+  MoE& moe(int layer) const;
   std::shared_ptr<Transformer> transformer;
   Rng& dropout_rng() { return dropout_rng_; }
 

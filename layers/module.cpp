@@ -20,6 +20,7 @@ void Module::check_new_name(const std::string& name) const {
                "\" (must be non-empty, without '.')");
   for (const auto& [n, p] : params_) MOELAB_CHECK(n != name, "module: name \"", name, "\" registered twice");
   for (const auto& [n, c] : children_) MOELAB_CHECK(n != name, "module: name \"", name, "\" registered twice");
+  for (const auto& [n, b] : buffers_) MOELAB_CHECK(n != name, "module: name \"", name, "\" registered twice");
 }
 
 Var Module::register_parameter(const std::string& name, Tensor init, Role role) {
@@ -28,6 +29,23 @@ Var Module::register_parameter(const std::string& name, Tensor init, Role role) 
   Var v = p->var;
   params_.emplace_back(name, std::move(p));
   return v;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor init) {
+  check_new_name(name);
+  buffers_.emplace_back(name, std::make_unique<Tensor>(std::move(init)));
+  return *buffers_.back().second;
+}
+
+std::vector<NamedBuffer> Module::named_buffers(const std::string& prefix) {
+  std::vector<NamedBuffer> out;
+  const std::string base = prefix.empty() ? "" : prefix + ".";
+  for (auto& [n, b] : buffers_) out.push_back({base + n, b.get()});
+  for (auto& [n, c] : children_) {
+    auto sub = c->named_buffers(base + n);
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
 }
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {

@@ -29,6 +29,13 @@ struct NamedParameter {
   Parameter* param;
 };
 
+// A buffer is module state that is saved and resumed but never trained (no gradient, no optimizer):
+// e.g. the per-expert bias of aux-loss-free balancing.
+struct NamedBuffer {
+  std::string name;
+  Tensor* tensor;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -39,6 +46,7 @@ class Module {
   // Every parameter once, in registration order (depth first), with its dotted name.
   std::vector<NamedParameter> named_parameters(const std::string& prefix = "");
   Parameter* find_parameter(const std::string& dotted_name);
+  std::vector<NamedBuffer> named_buffers(const std::string& prefix = "");
   int64_t num_parameters();
 
   void set_training(bool training);
@@ -49,6 +57,8 @@ class Module {
  protected:
   // Names may not be empty or contain '.'; registering a name twice is an error.
   Var register_parameter(const std::string& name, Tensor init, Role role);
+  // The returned tensor shares storage with the registered one (Tensor is a handle).
+  Tensor register_buffer(const std::string& name, Tensor init);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> child) {
     add_child(name, child);
@@ -59,8 +69,21 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> child);
   void check_new_name(const std::string& name) const;
   std::vector<std::pair<std::string, std::unique_ptr<Parameter>>> params_;
+  std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// A list of modules named "0", "1", ... like torch.nn.ModuleList.
+template <class M>
+class ModuleList : public Module {
+ public:
+  void push_back(std::shared_ptr<M> m) { items_.push_back(register_module(std::to_string(items_.size()), m)); }
+  size_t size() const { return items_.size(); }
+  M& operator[](size_t i) const { return *items_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<M>> items_;
 };
 
 }  // namespace moelab::nn

@@ -12,9 +12,18 @@ namespace fs = std::filesystem;
 
 namespace {
 // The PyTorch reference (shared/ref/torch_moe.py) reads these field names from __metadata__.
+// MoE fields are only meaningful to it for a top-k router with gelu experts.
 nlohmann::json reference_config(const nn::ModelConfig& m) {
-  return {{"vocab", m.vocab_size}, {"block", m.block_size}, {"layers", m.n_layer}, {"heads", m.n_head},
-          {"dim", m.n_embd},       {"experts", 0},          {"topk", 1}};
+  nlohmann::json j = {{"vocab", m.vocab_size}, {"block", m.block_size}, {"layers", m.n_layer},
+                      {"heads", m.n_head},     {"dim", m.n_embd},       {"experts", m.moe.num_experts},
+                      {"topk", m.moe.enabled() ? m.moe.top_k : 1}};
+  if (m.moe.enabled()) {
+    j["renorm"] = m.moe.router.renorm || m.moe.router.topk_softmax;
+    j["capacity_factor"] = m.moe.capacity.eval_factor >= 0 ? m.moe.capacity.eval_factor : m.moe.capacity.factor;
+    j["aux_alpha"] = m.moe.loss.switch_aux;
+    j["zloss_beta"] = m.moe.loss.z;
+  }
+  return j;
 }
 }  // namespace
 
@@ -26,6 +35,7 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
                ec ? ": " + ec.message() : std::string(" (a file is in the way?)"));
   SafeTensors weights;
   for (const auto& np : model.named_parameters()) weights.tensors[np.name] = np.param->var.value();
+  for (const auto& nb : model.named_buffers()) weights.tensors[nb.name] = *nb.tensor;
   weights.metadata = {{"format", "pt"}, {"config", reference_config(model.config()).dump()}};
   nlohmann::json side = {{"moelab_version", MOELAB_VERSION_STRING},
                          {"config", to_json(cfg)},
@@ -45,20 +55,20 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
 }
 
 void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where) {
-  auto params = model.named_parameters();
-  std::map<std::string, nn::Parameter*> want;
-  for (auto& np : params) want[np.name] = np.param;
+  std::map<std::string, Tensor> want;  // handles sharing the model's storage
+  for (auto& np : model.named_parameters()) want[np.name] = np.param->var.value();
+  for (auto& nb : model.named_buffers()) want[nb.name] = *nb.tensor;
   for (const auto& [name, t] : tensors)
     MOELAB_CHECK(want.count(name), "checkpoint: ", where, ": unexpected tensor ", name,
                  " (the checkpoint is from another architecture)");
-  for (auto& [name, p] : want) {
+  for (auto& [name, dst] : want) {
     auto it = tensors.find(name);
     MOELAB_CHECK(it != tensors.end(), "checkpoint: ", where, ": missing tensor ", name,
                  " (the checkpoint is from another architecture)");
-    MOELAB_CHECK(it->second.shape() == p->var.shape(), "checkpoint: ", where, ": ", name, " has shape ",
-                 shape_str(it->second.shape()), ", the model expects ", shape_str(p->var.shape()));
-    p->var.value().copy_from(it->second);
+    MOELAB_CHECK(it->second.shape() == dst.shape(), "checkpoint: ", where, ": ", name, " has shape ",
+                 shape_str(it->second.shape()), ", the model expects ", shape_str(dst.shape()));
   }
+  for (auto& [name, dst] : want) dst.copy_from(tensors.at(name));  // only after every check passed
 }
 
 LoadedModel load_checkpoint(const std::string& path) {

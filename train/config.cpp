@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "layers/moe/router.h"
 
 namespace moelab::train {
 namespace {
@@ -83,6 +84,19 @@ class Section {
       out.push_back(e.get<std::string>());
     }
   }
+  void read_ints(const char* key, std::vector<int>& out) {
+    known_.insert(key);
+    if (!j_.contains(key) || j_.at(key).is_null()) return;
+    const json& v = j_.at(key);
+    const std::string where = "config: " + join(path_, key);
+    MOELAB_CHECK(v.is_array(), where, ": expected a list of integers, got ", v.dump());
+    out.clear();
+    for (const json& e : v) {
+      MOELAB_CHECK(e.is_number_integer(), where, ": expected integers in the list, got ", e.dump());
+      out.push_back(e.get<int>());
+    }
+  }
+  bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
   Section sub(const char* key) {
     known_.insert(key);
     static const json empty = json::object();
@@ -109,6 +123,85 @@ void one_of(const std::string& where, const std::string& v, std::initializer_lis
     list += (list.empty() ? "" : ", ") + std::string(o);
   }
   throw Error(where + ": unknown \"" + v + "\" (known: " + list + ")");
+}
+
+void parse_moe(Section s, nn::ModelConfig& mc) {
+  nn::MoeConfig& m = mc.moe;
+  s.read("num_experts", m.num_experts);
+  s.read("top_k", m.top_k);
+  s.read_ints("layers", m.layers);
+  s.read("pattern", m.pattern);
+  s.read("every", m.every);
+  s.read("offset", m.offset);
+  s.read("expert_hidden", m.expert_hidden);
+  s.read("shared_experts", m.shared_experts);
+  s.read("shared_hidden", m.shared_hidden);
+  Section r = s.sub("router");
+  r.read("type", m.router.type);
+  r.read("renorm", m.router.renorm);
+  r.read("topk_softmax", m.router.topk_softmax);
+  r.read("random_second", m.router.random_second);
+  r.read("bias_rate", m.router.bias_rate);
+  r.read("noise_eps", m.router.noise_eps);
+  r.read("ec_factor", m.router.ec_factor);
+  Section c = s.sub("capacity");
+  c.read("factor", m.capacity.factor);
+  c.read("eval_factor", m.capacity.eval_factor);
+  c.read("convention", m.capacity.convention);
+  c.read("priority", m.capacity.priority);
+  Section l = s.sub("loss");
+  l.read("switch", m.loss.switch_aux);
+  l.read("z", m.loss.z);
+  l.read("importance", m.loss.importance);
+  l.read("load", m.loss.load);
+
+  require_range(m.num_experts >= 0, s.at("num_experts"), m.num_experts, ">= 0 (0 = dense)");
+  if (!m.enabled()) return;
+  const std::vector<std::string> routers = nn::router_names();
+  if (std::find(routers.begin(), routers.end(), m.router.type) == routers.end()) {
+    std::string known;
+    for (const std::string& n : routers) known += (known.empty() ? "" : ", ") + n;
+    throw Error(r.at("type") + ": unknown \"" + m.router.type + "\"; known: " + known);
+  }
+  require_range(m.top_k >= 1 && m.top_k <= m.num_experts, s.at("top_k"), m.top_k, "in [1, model.moe.num_experts]");
+  MOELAB_CHECK(m.router.type != "hash" || m.top_k == 1, s.at("top_k"), ": the hash router picks one expert (top_k 1), got ",
+               m.top_k);
+  MOELAB_CHECK(m.layers.empty() || m.pattern.empty(), s.at("pattern"), ": give model.moe.layers or model.moe.pattern, not both");
+  for (int layer : m.layers)
+    require_range(layer >= 0 && layer < mc.n_layer, s.at("layers"), layer, "layer indices in [0, model.n_layer)");
+  if (!m.pattern.empty()) {
+    MOELAB_CHECK(static_cast<int>(m.pattern.size()) == mc.n_layer, s.at("pattern"), ": \"", m.pattern, "\" has ",
+                 m.pattern.size(), " letters for ", mc.n_layer, " layers");
+    MOELAB_CHECK(m.pattern.find_first_not_of("DM") == std::string::npos, s.at("pattern"), ": \"", m.pattern,
+                 "\" may only hold D (dense) and M (MoE)");
+  }
+  require_range(m.every >= 1, s.at("every"), m.every, ">= 1");
+  require_range(m.offset >= -1 && m.offset < mc.n_layer, s.at("offset"), m.offset, "in [-1, model.n_layer)");
+  bool any = false;
+  for (int layer = 0; layer < mc.n_layer; ++layer) any = any || m.is_moe_layer(layer, mc.n_layer);
+  MOELAB_CHECK(any, s.at("layers"), ": no layer is an MoE layer with these settings");
+  require_range(m.expert_hidden >= 0, s.at("expert_hidden"), m.expert_hidden, ">= 0 (0 = ffn.mult * n_embd)");
+  require_range(m.shared_experts >= 0, s.at("shared_experts"), m.shared_experts, ">= 0");
+  require_range(m.shared_hidden >= 0, s.at("shared_hidden"), m.shared_hidden, ">= 0");
+  require_range(m.router.random_second >= 0, r.at("random_second"), m.router.random_second, ">= 0 (0 = off)");
+  MOELAB_CHECK(m.router.random_second == 0 || (m.router.type == "topk" && m.top_k == 2), r.at("random_second"),
+               ": GShard random routing needs router.type topk with top_k 2");
+  require_range(m.router.bias_rate >= 0, r.at("bias_rate"), m.router.bias_rate, ">= 0 (0 = off)");
+  MOELAB_CHECK(m.router.bias_rate == 0 || m.router.type == "topk", r.at("bias_rate"),
+               ": bias balancing works on router.type topk");
+  MOELAB_CHECK(!(m.router.renorm && m.router.topk_softmax), r.at("topk_softmax"),
+               ": choose renorm or topk_softmax (they are the same function)");
+  require_range(m.router.noise_eps > 0, r.at("noise_eps"), m.router.noise_eps, "> 0");
+  require_range(m.router.ec_factor > 0, r.at("ec_factor"), m.router.ec_factor, "> 0");
+  require_range(m.capacity.factor >= 0, c.at("factor"), m.capacity.factor, ">= 0 (0 = dropless)");
+  require_range(m.capacity.eval_factor >= 0 || m.capacity.eval_factor == -1, c.at("eval_factor"),
+                m.capacity.eval_factor, ">= 0, or -1 = same as factor");
+  one_of(c.at("convention"), m.capacity.convention, {"google", "times_k"});
+  one_of(c.at("priority"), m.capacity.priority, {"slot", "token"});
+  require_range(m.loss.switch_aux >= 0, l.at("switch"), m.loss.switch_aux, ">= 0");
+  require_range(m.loss.z >= 0, l.at("z"), m.loss.z, ">= 0");
+  require_range(m.loss.importance >= 0, l.at("importance"), m.loss.importance, ">= 0");
+  require_range(m.loss.load >= 0, l.at("load"), m.loss.load, ">= 0");
 }
 
 }  // namespace
@@ -140,6 +233,8 @@ RunConfig parse_config(const json& j) {
     one_of(m.at("norm"), mc.norm, {"layernorm", "rmsnorm"});
     one_of(f.at("activation"), mc.ffn.activation, {"gelu", "gelu_tanh", "relu", "silu", "swiglu"});
     require_range(mc.ffn.mult >= 1, f.at("mult"), mc.ffn.mult, ">= 1");
+    if (m.has("moe")) parse_moe(m.sub("moe"), mc);
+    else m.mark_known("moe");
   }
   {
     Section d = root.sub("data");
@@ -262,6 +357,37 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& o
   }
 }
 
+namespace {
+json moe_json(const nn::MoeConfig& m) {
+  if (!m.enabled()) return nullptr;
+  json j = {{"num_experts", m.num_experts},
+            {"top_k", m.top_k},
+            {"every", m.every},
+            {"offset", m.offset},
+            {"expert_hidden", m.expert_hidden},
+            {"shared_experts", m.shared_experts},
+            {"shared_hidden", m.shared_hidden},
+            {"router",
+             {{"type", m.router.type},
+              {"renorm", m.router.renorm},
+              {"topk_softmax", m.router.topk_softmax},
+              {"random_second", m.router.random_second},
+              {"bias_rate", m.router.bias_rate},
+              {"noise_eps", m.router.noise_eps},
+              {"ec_factor", m.router.ec_factor}}},
+            {"capacity",
+             {{"factor", m.capacity.factor},
+              {"eval_factor", m.capacity.eval_factor},
+              {"convention", m.capacity.convention},
+              {"priority", m.capacity.priority}}},
+            {"loss", {{"switch", m.loss.switch_aux}, {"z", m.loss.z}, {"importance", m.loss.importance},
+                      {"load", m.loss.load}}}};
+  if (!m.layers.empty()) j["layers"] = m.layers;
+  if (!m.pattern.empty()) j["pattern"] = m.pattern;
+  return j;
+}
+}  // namespace
+
 json to_json(const RunConfig& c) {
   return json{{"model",
                {{"n_layer", c.model.n_layer},
@@ -271,7 +397,8 @@ json to_json(const RunConfig& c) {
                 {"dropout", c.model.dropout},
                 {"bias", c.model.bias},
                 {"norm", c.model.norm},
-                {"ffn", {{"activation", c.model.ffn.activation}, {"mult", c.model.ffn.mult}}}}},
+                {"ffn", {{"activation", c.model.ffn.activation}, {"mult", c.model.ffn.mult}}},
+                {"moe", moe_json(c.model.moe)}}},
               {"data",
                {{"train", c.data.train},
                 {"val", c.data.val},

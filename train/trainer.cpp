@@ -9,12 +9,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include "autograd/tape.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/safetensors.h"
 
 namespace moelab::train {
 namespace fs = std::filesystem;
@@ -41,6 +44,20 @@ double mean_loss(nn::GPT& model, const std::vector<Batch>& batches) {
   for (const Batch& b : batches) total += model.forward(b.ids, b.targets).loss.item();
   model.set_training(true);
   return total / static_cast<double>(batches.size());
+}
+
+// Each weighted aux loss per layer ("aux.switch.h1") and summed over layers ("aux.switch"), plus total.
+nlohmann::json aux_metrics(const nn::ModelOutput& out) {
+  nlohmann::json j;
+  std::map<std::string, double> sums;
+  for (const nn::LayerAuxLoss& a : out.aux) {
+    const double v = a.value.item();
+    j["aux." + a.name + ".h" + std::to_string(a.layer)] = v;
+    sums[a.name] += v;
+  }
+  for (const auto& [name, v] : sums) j["aux." + name] = v;
+  j["total_loss"] = out.total.item();
+  return j;
 }
 
 void apply_threads(int threads) {
@@ -142,7 +159,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     Batch batch = sample_batch(corpus.train, B, T, sampler);
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
     const double loss = out.loss.item();
-    autograd::backward(out.loss);
+    autograd::backward(out.total);
     const double grad_norm = optim::clip_grad_norm(opt->params(), cfg.optim.grad_clip);
     opt->step(lr);
     opt->zero_grad();
@@ -152,10 +169,10 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       const auto now = clock_type::now();
       const double dt = std::chrono::duration<double>(now - t_last).count();
       const double tps = tokens_since / std::max(dt, 1e-9);
-      metrics << nlohmann::json{{"step", step + 1}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                                {"tokens_per_s", tps}}
-                     .dump()
-              << "\n";
+      nlohmann::json row{{"step", step + 1}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
+                         {"tokens_per_s", tps}};
+      if (!out.aux.empty()) row.update(aux_metrics(out));
+      metrics << row.dump() << "\n";
       const double elapsed = std::chrono::duration<double>(now - t_start).count();
       const double eta = elapsed / (step + 1 - state.step) * (cfg.train.max_iters - step - 1);
       char line[200];
@@ -197,22 +214,45 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
   }
   const int64_t T = lm.config.model.block_size;
   std::vector<double> losses;
-  autograd::NoGrad no_grad;
+  std::optional<autograd::NoGrad> no_grad;
+  if (opts.grads_out.empty()) no_grad.emplace();
   lm.model->set_training(false);
   for (auto& [name, s] : sets) {
     const int64_t available = (static_cast<int64_t>(s.tokens.size()) - 1) / (int64_t{opts.batch} * T);
     MOELAB_CHECK(available >= 1, "eval: ", name, " has ", s.tokens.size(), " tokens, fewer than one batch of ",
                  opts.batch, "x", T, " + 1");
     const int64_t n = std::min<int64_t>(opts.batches, available);
-    double total = 0;
+    const bool grads = !opts.grads_out.empty() && &name == &sets.front().first;
+    double ce = 0, total = 0;
+    std::map<std::string, double> aux;
     for (int64_t i = 0; i < n; ++i) {
       Batch b = sequential_batch(s, opts.batch, T, i);
-      total += lm.model->forward(b.ids, b.targets).loss.item();
+      nn::ModelOutput r = lm.model->forward(b.ids, b.targets);
+      ce += r.loss.item();
+      total += r.total.item();
+      for (const nn::LayerAuxLoss& a : r.aux) aux[a.name] += a.value.item();
+      if (grads) autograd::backward(ops::scale(r.total, 1.f / static_cast<float>(n)));
+      else autograd::clear_tape();
     }
-    losses.push_back(total / n);
+    losses.push_back(ce / n);
     char line[64];
     std::snprintf(line, sizeof line, "%.6f", losses.back());
-    out << name << ": loss " << line << " (" << n << " batches of " << opts.batch << "x" << T << ")\n";
+    out << name << ": loss " << line << " (" << n << " batches of " << opts.batch << "x" << T << ")";
+    if (!aux.empty()) {
+      std::snprintf(line, sizeof line, "%.6f", total / n);
+      out << " total " << line;
+      for (const auto& [k, v] : aux) {
+        std::snprintf(line, sizeof line, "%.6f", v / n);
+        out << " " << k << " " << line;
+      }
+    }
+    out << "\n";
+    if (grads) {
+      SafeTensors g;
+      for (auto& np : lm.model->named_parameters())
+        g.tensors[np.name] = np.param->var.has_grad() ? np.param->var.grad() : Tensor::zeros(np.param->var.shape());
+      write_safetensors(opts.grads_out, g);
+    }
     if (!opts.dump_tokens.empty() && &name == &sets.front().first) {
       std::string bytes;
       const int64_t count = n * opts.batch * T + 1;

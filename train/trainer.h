@@ -20,6 +20,7 @@ struct EvalOptions {
   int batch = 12;
   int batches = 10;
   std::string dump_tokens;        // write the evaluated tokens here (uint16 LE) for the PyTorch reference
+  std::string grads_out;          // write d(mean total loss)/d(parameter) on the first dataset (safetensors)
 };
 // Prints the mean cross-entropy per dataset; returns them.
 std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, std::ostream& out);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gradcheck.h"
+#include "layers/param_check.h"
 #include "layers/gpt.h"
 
 using moelab::IndexTensor;
@@ -21,104 +22,11 @@ using moelab::testing::randint;
 using moelab::testing::randn;
 namespace nn = moelab::nn;
 namespace ops = moelab::ops;
+using namespace moelab::testing;
 namespace ag = moelab::autograd;
 using VarList = std::vector<Var>;
 
 namespace {
-
-constexpr float kEps = 5e-3f;
-constexpr double kAtol = 1e-3, kRtol = 1e-2;
-
-// Replaces every parameter with seeded random values so gradients are O(1) and biases and norm
-// parameters are not at their trivial init (matmul/embedding/bias ~ N(0, scale^2), norm weights 1 + N(0, 0.1^2)).
-void randomize(nn::Module& m, uint64_t seed, float scale) {
-  ag::NoGrad ng;
-  for (const auto& np : m.named_parameters()) {
-    const Tensor& v = np.param->var.value();
-    const bool norm_weight = np.param->role == nn::Role::Norm && np.name.size() >= 6 &&
-                             np.name.compare(np.name.size() - 6, 6, "weight") == 0;
-    Tensor r = randn(v.shape(), seed++, norm_weight ? 0.1f : scale);
-    if (norm_weight)
-      for (int64_t i = 0; i < r.numel(); ++i) r[i] += 1.f;
-    v.copy_from(r);
-  }
-}
-
-void clear_grads(nn::Module& m) {
-  for (const auto& np : m.named_parameters()) np.param->var.clear_grad();
-}
-
-double weighted_sum(const Tensor& y, const Tensor& r) {
-  double s = 0;
-  for (int64_t i = 0; i < y.numel(); ++i) s += static_cast<double>(y[i]) * r[i];
-  return s;
-}
-
-struct FdResult {
-  bool ok = true;
-  int checked = 0;
-  double max_abs_numeric = 0;  // so a test cannot pass vacuously on all-zero gradients
-  std::string report;
-};
-
-// Tape gradient of loss = sum(R * f()) w.r.t. `param` (a Var held by `owner`) vs central
-// differences of its value, element by element (every `stride`-th element). A scalar f is used as is (R = 1).
-FdResult param_fd(nn::Module& owner, const std::function<Var()>& f, const Var& param, int64_t stride = 1,
-                  uint64_t seed = 99, double atol = kAtol, double rtol = kRtol) {
-  clear_grads(owner);
-  Var out = f();
-  Tensor r = out.numel() == 1 ? Tensor::full(out.shape(), 1.f) : randn(out.shape(), seed);
-  ag::backward(ops::sum(ops::mul(out, Var(r))));
-  Tensor analytic = param.has_grad() ? param.grad().clone() : Tensor::zeros(param.shape());
-
-  FdResult res;
-  double worst = -1;
-  Tensor x = param.value();
-  for (int64_t i = 0; i < x.numel(); i += stride) {
-    const float orig = x[i];
-    double lp, lm;
-    {
-      ag::NoGrad ng;
-      x[i] = orig + kEps;
-      lp = weighted_sum(f().value(), r);
-      x[i] = orig - kEps;
-      lm = weighted_sum(f().value(), r);
-      x[i] = orig;
-    }
-    const double numeric = (lp - lm) / (2.0 * kEps);
-    const double err = std::abs(analytic[i] - numeric);
-    const double ratio = err / (atol + rtol * std::abs(numeric));
-    res.max_abs_numeric = std::max(res.max_abs_numeric, std::abs(numeric));
-    ++res.checked;
-    if (ratio > worst) {
-      worst = ratio;
-      std::ostringstream os;
-      os << "worst element: " << shape_str(x.shape()) << " index " << i << ": analytic " << analytic[i]
-         << " numeric " << numeric << " (" << ratio << "x the tolerance)";
-      res.report = os.str();
-    }
-    if (ratio > 1.0) res.ok = false;
-  }
-  clear_grads(owner);
-  return res;
-}
-
-// A stride that visits about `samples` elements; odd, so it is coprime with the power-of-two row
-// lengths used here and every column gets visited. Keeps the number of forward passes (each a
-// few OpenMP regions, slow on a loaded machine) small.
-int64_t sample_stride(int64_t numel, int64_t samples) { return numel <= samples ? 1 : (numel / samples) | 1; }
-
-// Every parameter of `m`, about `samples` elements each; `min_grad` guards against a vacuous pass.
-void check_all_params(nn::Module& m, const std::function<Var()>& f, double min_grad = 10 * kAtol, int64_t samples = 24) {
-  for (const auto& np : m.named_parameters()) {
-    CAPTURE(np.name);
-    FdResult r = param_fd(m, f, np.param->var, sample_stride(np.param->var.numel(), samples));
-    INFO(r.report);
-    CHECK(r.ok);
-    CHECK(r.checked > 0);
-    CHECK(r.max_abs_numeric > min_grad);
-  }
-}
 
 nn::ModelConfig small_config() {
   nn::ModelConfig cfg;
@@ -278,11 +186,11 @@ TEST_CASE("layers gradcheck: Block w.r.t. input and every parameter (layernorm a
     nn::ModelConfig cfg = small_config();
     cfg.norm = norm;
     Rng rng(5), drop(6);
-    nn::Block block(cfg, rng);
+    nn::Block block(cfg, 0, 1, rng);
     randomize(block, 50, 0.4f);
     Tensor x = randn({2, 4, 8}, 51);
-    CHECK_GRADCHECK([&](const VarList& v) { return block.forward(v[0], drop); }, {x});
-    check_all_params(block, [&] { return block.forward(Var(x), drop); });
+    CHECK_GRADCHECK([&](const VarList& v) { return block.forward(v[0], IndexTensor(), drop, nullptr); }, {x});
+    check_all_params(block, [&] { return block.forward(Var(x), IndexTensor(), drop, nullptr); });
   }
 }
 

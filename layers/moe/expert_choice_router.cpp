@@ -1,0 +1,52 @@
+// expert_choice: Zhou et al. 2022. S = softmax(W x) over experts per token; each expert takes the
+// C = floor(N * ec_factor / E) tokens with the highest score (ties: lower token index), gate S[n, e].
+// Perfect balance by construction; a token may get 0 .. E experts. NOT causal: a token's routing
+// depends on the other tokens of the batch, including later ones (the model warns when built).
+// Losses: z-loss only.
+#include <algorithm>
+
+#include "core/kernels/index.h"
+#include "layers/moe/router.h"
+
+namespace moelab::nn {
+
+namespace {
+
+class ExpertChoiceRouter : public LinearRouter {
+ public:
+  explicit ExpertChoiceRouter(const RouterArgs& a) : LinearRouter(a) {}
+  bool causal() const override { return false; }
+
+  Routing route(const Var& x, const RouteContext&) override {
+    const int64_t N = x.size(0);
+    Var logits = ops::linear(x, weight);
+    Var probs = ops::softmax(logits);
+    const int64_t C = std::clamp<int64_t>(static_cast<int64_t>(N * cfg_.router.ec_factor / E_), 1, N);
+    Tensor scores_t = Tensor::empty({E_, N});  // expert-major copy, so each expert's pick is one top-k row
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < E_; ++i) scores_t[i * N + n] = probs.data()[n * E_ + i];
+    Tensor top_v = Tensor::empty({E_, C});
+    IndexTensor top_n = IndexTensor::empty({E_, C});
+    kernels::topk_rows(top_v.data(), top_n.data(), scores_t.data(), E_, N, C);
+    Routing r;
+    r.capacity_applies = false;
+    for (int64_t i = 0; i < E_; ++i)
+      for (int64_t j = 0; j < C; ++j) {
+        const int32_t n = top_n[i * C + j];
+        r.assignments.push_back({n, static_cast<int32_t>(i), static_cast<int32_t>(n * E_ + i)});
+      }
+    r.gates = ops::reshape(probs, {N * E_});
+    r.probs = probs.value();
+    if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
+    return r;
+  }
+
+};
+
+}  // namespace
+
+std::shared_ptr<Router> make_expert_choice_router(const RouterArgs& a) {
+  return std::make_shared<ExpertChoiceRouter>(a);
+}
+
+}  // namespace moelab::nn

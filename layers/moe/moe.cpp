@@ -1,0 +1,73 @@
+#include "layers/moe/moe.h"
+
+#include <cmath>
+
+namespace moelab::nn {
+
+MoE::MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng)
+    : cfg_(cfg.moe), layer_(layer), route_rng_(seed, 1000 + static_cast<uint64_t>(layer)) {
+  const MoeConfig& m = cfg.moe;
+  MOELAB_CHECK(m.num_experts >= 1, "moe: num_experts must be >= 1");
+  const int64_t d = cfg.n_embd;
+  const int64_t hidden = m.expert_hidden > 0 ? m.expert_hidden : int64_t{cfg.ffn.mult} * d;
+  const float proj_std = 0.02f / std::sqrt(2.f * cfg.n_layer);
+  router = register_module("router", make_router(m.router.type, RouterArgs{m, d, init_rng}));
+  experts = register_module("experts", std::make_shared<ModuleList<MLP>>());
+  for (int e = 0; e < m.num_experts; ++e)
+    experts->push_back(std::make_shared<MLP>(d, hidden, cfg.ffn.activation, cfg.bias, proj_std, init_rng));
+  if (m.shared_experts > 0) {
+    const int64_t sh = m.shared_hidden > 0 ? m.shared_hidden : hidden;
+    shared = register_module("shared", std::make_shared<ModuleList<MLP>>());
+    for (int s = 0; s < m.shared_experts; ++s)
+      shared->push_back(std::make_shared<MLP>(d, sh, cfg.ffn.activation, cfg.bias, proj_std, init_rng));
+  }
+  auto [act, glu] = parse_activation(cfg.ffn.activation);
+  shape_ = {d, hidden, act, glu};
+}
+
+int64_t MoE::capacity_for(int64_t tokens, bool training) const {
+  const double cf = training || cfg_.capacity.eval_factor < 0 ? cfg_.capacity.factor : cfg_.capacity.eval_factor;
+  if (cf <= 0) return -1;
+  const double E = cfg_.num_experts;
+  if (cfg_.capacity.convention == "times_k") return static_cast<int64_t>(std::ceil(tokens * cfg_.top_k * cf / E));
+  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(tokens * cf / E)));
+}
+
+Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux) {
+  const Shape shape = x.shape();
+  const int64_t d = shape.back(), N = x.numel() / d;
+  Var xf = ops::reshape(x, {N, d});
+  IndexTensor flat_ids = ids.defined() ? ids.reshape({N}) : IndexTensor();
+  RouteContext ctx{ids.defined() ? &flat_ids : nullptr, training(), &route_rng_, layer_};
+  Routing r = router->route(xf, ctx);
+
+  const int64_t cap = r.capacity_applies ? capacity_for(N, training()) : -1;
+  kernels::DispatchPlan plan = kernels::build_dispatch_plan(r.assignments, N, cfg_.num_experts, cap);
+  std::vector<ops::ExpertVars> ev;
+  for (size_t e = 0; e < experts->size(); ++e) {
+    const MLP& m = (*experts)[e];
+    ev.push_back({m.c_fc->weight, m.c_fc->bias, m.c_proj->weight, m.c_proj->bias});
+  }
+  Var y = ops::moe_experts(xf, plan, r.gates, ev, shape_);
+  if (shared)
+    for (size_t s = 0; s < shared->size(); ++s) y = ops::add(y, (*shared)[s].forward(xf));
+
+  stats_.tokens = N;
+  stats_.capacity = cap;
+  stats_.routed = plan.routed;
+  stats_.kept.resize(cfg_.num_experts);
+  for (int64_t e = 0; e < cfg_.num_experts; ++e) stats_.kept[e] = plan.kept(e);
+  stats_.mean_prob.clear();
+  if (r.probs.defined()) {
+    stats_.mean_prob.assign(cfg_.num_experts, 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t e = 0; e < cfg_.num_experts; ++e) stats_.mean_prob[e] += r.probs[n * cfg_.num_experts + e];
+    for (double& p : stats_.mean_prob) p /= static_cast<double>(N);
+  }
+  stats_.losses.clear();
+  for (const AuxLoss& a : r.losses) stats_.losses.emplace_back(a.name, a.value.item());
+  if (aux) aux->insert(aux->end(), r.losses.begin(), r.losses.end());
+  return ops::reshape(y, shape);
+}
+
+}  // namespace moelab::nn

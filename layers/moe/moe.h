@@ -1,0 +1,45 @@
+// layers/moe/moe.h: the MoE FFN layer: y = sum over a token's kept assignments of gate * expert(x),
+// plus the shared experts. Router by name (layers/moe/router.h); experts are MLPs like the dense FFN
+// (parameters transformer.h.{l}.moe.experts.{e}.c_fc.weight ...); the compute is one grouped op
+// (ops::moe_experts) on a counting-sorted dispatch plan, so it costs what the active experts cost.
+#pragma once
+#include <vector>
+
+#include "layers/mlp.h"
+#include "layers/moe/router.h"
+
+namespace moelab::nn {
+
+// What the last forward routed, for metrics (cheap: counts and per-expert means).
+struct MoeStats {
+  int64_t tokens = 0;
+  int64_t capacity = -1;         // per expert; -1 = dropless
+  std::vector<int64_t> routed;   // [E] assignments before capacity
+  std::vector<int64_t> kept;     // [E] after capacity
+  std::vector<double> mean_prob; // [E] mean routing probability (empty when the router has none)
+  std::vector<std::pair<std::string, double>> losses;  // weighted aux losses by name
+};
+
+class MoE : public Module {
+ public:
+  MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng);
+  // x [..., d]; ids: the model's input token ids with x's leading shape (hash routing). Appends the
+  // router's weighted aux losses to *aux.
+  Var forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux);
+
+  std::shared_ptr<Router> router;
+  std::shared_ptr<ModuleList<MLP>> experts;
+  std::shared_ptr<ModuleList<MLP>> shared;  // null without shared experts
+  const MoeStats& last_stats() const { return stats_; }
+  Rng& route_rng() { return route_rng_; }
+  int64_t capacity_for(int64_t tokens, bool training) const;
+
+ private:
+  MoeConfig cfg_;
+  int layer_;
+  kernels::ExpertMlpShape shape_;
+  Rng route_rng_;
+  MoeStats stats_;
+};
+
+}  // namespace moelab::nn

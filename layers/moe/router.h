@@ -1,0 +1,81 @@
+// layers/moe/router.h: the gating network interface. A router turns the layer input into expert
+// assignments (token, expert, gate) in priority order, the gate values (differentiable), and its aux
+// losses. The MoE layer (layers/moe/moe.h) turns assignments into a dispatch plan and runs the experts.
+// Routers are created by name (model.moe.router.type) from the registry; adding one is one file plus
+// one line in layers/moe/routers.cpp.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/kernels/dispatch.h"
+#include "core/rng.h"
+#include "layers/basic.h"
+#include "layers/config.h"
+
+namespace moelab::nn {
+
+struct RouteContext {
+  const IndexTensor* token_ids = nullptr;  // [N] input token of each row (hash routing)
+  bool training = true;
+  Rng* rng = nullptr;  // noise, random routing: the layer's own stream
+  int layer = 0;
+};
+
+struct AuxLoss {
+  std::string name;  // "switch", "z", "importance", "load"
+  Var value;         // already multiplied by its coefficient (a scalar)
+};
+
+struct Routing {
+  std::vector<kernels::Assignment> assignments;  // priority order (capacity keeps the earliest)
+  Var gates;                                     // flat, indexed by Assignment::gate_index; undefined = 1
+  bool capacity_applies = true;                  // false when the router fixes each expert's load itself
+  Tensor probs;                                  // [N, E] routing distribution, for metrics (may be undefined)
+  std::vector<AuxLoss> losses;
+};
+
+class Router : public Module {
+ public:
+  virtual Routing route(const Var& x, const RouteContext& ctx) = 0;
+  // Causal routers see only the token itself; expert choice ranks tokens across the batch.
+  virtual bool causal() const { return true; }
+};
+
+struct RouterArgs {
+  const MoeConfig& moe;
+  int64_t dim;
+  Rng& init_rng;
+};
+
+// A router with a learned linear gate `weight` [E, d] (checkpoint name ...moe.router.weight, no bias),
+// initialised N(0, 0.02) unless the router says otherwise.
+class LinearRouter : public Router {
+ public:
+  Var weight;
+
+ protected:
+  explicit LinearRouter(const RouterArgs& a, bool zero_init = false)
+      : cfg_(a.moe), E_(a.moe.num_experts), k_(a.moe.top_k) {
+    weight = register_parameter("weight", zero_init ? Tensor::zeros({E_, a.dim}) : normal({E_, a.dim}, 0.02f, a.init_rng),
+                                Role::Router);
+  }
+  MoeConfig cfg_;
+  int64_t E_, k_;
+};
+using RouterFactory = std::function<std::shared_ptr<Router>(const RouterArgs&)>;
+
+// The registry. Unknown names get an error listing the known ones.
+void register_router(const std::string& name, RouterFactory factory);
+std::shared_ptr<Router> make_router(const std::string& name, const RouterArgs& args);
+std::vector<std::string> router_names();
+
+// Loss helpers shared by routers (exact formulas in docs/moe.md).
+// Switch: coef * E * sum_i f_i P_i, f_i = counts_i / sum(counts) (no gradient), P_i = mean_n probs[n, i].
+AuxLoss switch_loss(const Var& probs, const std::vector<int64_t>& counts, double coef);
+// z-loss: coef * mean_n logsumexp(logits[n])^2
+AuxLoss z_loss(const Var& logits, double coef);
+
+}  // namespace moelab::nn
