@@ -24,7 +24,8 @@ class Optimizer {
  public:
   explicit Optimizer(std::vector<ParamRef> params) : params_(std::move(params)) {}
   virtual ~Optimizer() = default;
-  virtual void step(float lr) = 0;
+  // grad_scale multiplies every gradient as it is read (global-norm clipping without a separate pass).
+  virtual void step(float lr, float grad_scale = 1.f) = 0;
   void zero_grad();  // drops gradients (they are re-created by the next backward)
   std::vector<ParamRef>& params() { return params_; }
   int64_t steps() const { return step_; }
@@ -46,7 +47,7 @@ struct AdamWConfig {
 class AdamW : public Optimizer {
  public:
   AdamW(std::vector<ParamRef> params, AdamWConfig cfg);
-  void step(float lr) override;
+  void step(float lr, float grad_scale = 1.f) override;
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state, int64_t step) override;
 
@@ -63,7 +64,7 @@ struct SGDConfig {
 class SGD : public Optimizer {
  public:
   SGD(std::vector<ParamRef> params, SGDConfig cfg);
-  void step(float lr) override;
+  void step(float lr, float grad_scale = 1.f) override;
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state, int64_t step) override;
 
@@ -75,6 +76,10 @@ class SGD : public Optimizer {
 // Scales all non-frozen gradients so their global L2 norm is at most max_norm (PyTorch's
 // clip_grad_norm_: coefficient max_norm / (norm + 1e-6), capped at 1). Returns the norm before clipping.
 double clip_grad_norm(std::vector<ParamRef>& params, double max_norm);
+// The global L2 norm of the trainable gradients (parallel, deterministic), and the factor that
+// clip_grad_norm would apply (1 when max_norm <= 0 or the norm is within it): pass it to step().
+double grad_norm(const std::vector<ParamRef>& params);
+float clip_scale(double norm, double max_norm);
 
 struct ScheduleConfig {
   float lr = 1e-3f, min_lr = 1e-4f;

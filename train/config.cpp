@@ -1,6 +1,7 @@
 #include "train/config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -35,7 +36,7 @@ class Section {
   ~Section() noexcept(false) {
     if (std::uncaught_exceptions()) return;
     for (auto it = j_.begin(); it != j_.end(); ++it) {
-      if (known_.count(it.key())) continue;
+      if (known_.count(it.key()) || it.key().rfind('_', 0) == 0) continue;  // "_comment" etc.
       std::string best;
       size_t best_d = 3;
       for (const std::string& k : known_)
@@ -340,15 +341,35 @@ void apply_override(json& j, const std::string& assignment) {
   }
 }
 
-RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+// Reads a config file; a "base" key names another config (relative to this file's folder) whose
+// values this file overrides key by key (JSON merge patch). Chains are allowed, cycles are errors.
+json read_config_file(const std::filesystem::path& path, std::vector<std::string>& chain) {
+  const std::string shown = path.string();
+  for (const std::string& c : chain)
+    MOELAB_CHECK(c != shown, "config: ", shown, ": \"base\" chain loops back to itself");
+  chain.push_back(shown);
   std::ifstream in(path);
-  MOELAB_CHECK(in, "config: cannot open ", path);
+  MOELAB_CHECK(in, "config: cannot open ", shown);
   json j;
   try {
     j = json::parse(in);
   } catch (const json::parse_error& e) {
-    throw Error("config: " + path + ": invalid JSON: " + e.what());
+    throw Error("config: " + shown + ": invalid JSON: " + e.what());
   }
+  if (!j.is_object() || !j.contains("base")) return j;
+  MOELAB_CHECK(j.at("base").is_string(), "config: ", shown, ": base: expected a path string, got ", j.at("base").dump());
+  const std::filesystem::path base_path = path.parent_path() / j.at("base").get<std::string>();
+  json merged = read_config_file(base_path, chain);
+  j.erase("base");
+  merged.merge_patch(j);
+  return merged;
+}
+}  // namespace
+
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> chain;
+  json j = read_config_file(path, chain);
   for (const std::string& o : overrides) apply_override(j, o);
   try {
     return parse_config(j);

@@ -60,6 +60,17 @@ nlohmann::json aux_metrics(const nn::ModelOutput& out) {
   return j;
 }
 
+// Expert choice ranks tokens across the batch, so a token's output depends on later tokens.
+void warn_if_not_causal(nn::GPT& model, std::ostream& log) {
+  for (int l : model.moe_layers())
+    if (!model.moe(l).router->causal()) {
+      log << "warning: layer " << l << "'s router (" << model.config().moe.router.type
+          << ") is not causal: a token's routing depends on other tokens of the batch, including later ones, "
+             "so the LM loss can leak future information (docs/moe.md)\n";
+      return;
+    }
+}
+
 void apply_threads(int threads) {
   if (threads > 0) set_num_threads(threads);
 }
@@ -74,11 +85,25 @@ std::string fmt_duration(double s) {
 }  // namespace
 
 double flops_per_token(const RunConfig& cfg, int vocab) {
-  const double d = cfg.model.n_embd, L = cfg.model.n_layer, hidden = cfg.model.ffn.mult * d;
-  const double ffn_in = cfg.model.ffn.activation == "swiglu" ? 2 * hidden : hidden;
-  const double per_layer = 3 * d * d + d * d + ffn_in * d + hidden * d;
-  const double params = L * per_layer + vocab * d;  // wte doubles as lm_head
-  return 6 * params + 12 * L * cfg.model.block_size * d;
+  const nn::ModelConfig& m = cfg.model;
+  const double d = m.n_embd, glu = m.ffn.activation == "swiglu" ? 2 : 1;
+  auto ffn_params = [&](double hidden) { return glu * hidden * d + hidden * d; };
+  double params = vocab * d;  // wte doubles as lm_head
+  for (int l = 0; l < m.n_layer; ++l) {
+    params += 4 * d * d;  // c_attn + c_proj
+    if (!m.moe.is_moe_layer(l, m.n_layer)) {
+      params += ffn_params(m.ffn.mult * d);
+      continue;
+    }
+    // active experts per token: k for token choice, ec_factor on average for expert choice, all for soft
+    const std::string& type = m.moe.router.type;
+    const double active = type == "soft" ? m.moe.num_experts : type == "expert_choice" ? m.moe.router.ec_factor : m.moe.top_k;
+    const double hidden = m.moe.expert_hidden > 0 ? m.moe.expert_hidden : m.ffn.mult * d;
+    const double shared_hidden = m.moe.shared_hidden > 0 ? m.moe.shared_hidden : hidden;
+    params += active * ffn_params(hidden) + m.moe.shared_experts * ffn_params(shared_hidden);
+    if (type != "hash") params += m.moe.num_experts * d * (type == "noisy_topk" ? 2 : 1);  // router
+  }
+  return 6 * params + 12 * m.n_layer * m.block_size * d;
 }
 
 double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostream& log) {
@@ -106,6 +131,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
 
   // 2. model and optimizer
   nn::GPT model(cfg.model, cfg.train.seed);
+  warn_if_not_causal(model, log);
   auto opt = make_optimizer(model, cfg.optim);
   TrainState state;
   if (resumed) {
@@ -160,8 +186,8 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
     const double loss = out.loss.item();
     autograd::backward(out.total);
-    const double grad_norm = optim::clip_grad_norm(opt->params(), cfg.optim.grad_clip);
-    opt->step(lr);
+    const double grad_norm = optim::grad_norm(opt->params());
+    opt->step(lr, optim::clip_scale(grad_norm, cfg.optim.grad_clip));
     opt->zero_grad();
     tokens_since += B * T;
 
@@ -326,29 +352,41 @@ void run_bench(const RunConfig& cfg_in, const BenchOptions& o, std::ostream& out
   TokenStream s;
   Rng data_rng(cfg.train.seed, 9);
   for (int64_t i = 0; i < 100000; ++i) s.tokens.push_back(static_cast<int32_t>(data_rng.randint(o.vocab)));
-  std::vector<double> ms;
+  std::vector<double> ms, ms_fwd, ms_bwd, ms_opt;
+  auto since = [](clock_type::time_point t) { return std::chrono::duration<double, std::milli>(clock_type::now() - t).count(); };
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     const auto t0 = clock_type::now();
     Batch b = sample_batch(s, B, T, data_rng);
     nn::ModelOutput r = model.forward(b.ids, b.targets);
-    autograd::backward(r.loss);
-    optim::clip_grad_norm(opt->params(), cfg.optim.grad_clip);
-    opt->step(1e-4f);
+    const double f = since(t0);
+    autograd::backward(r.total);
+    const double fb = since(t0);
+    opt->step(1e-4f, optim::clip_scale(optim::grad_norm(opt->params()), cfg.optim.grad_clip));
     opt->zero_grad();
-    if (i >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+    if (i >= o.warmup) {
+      ms.push_back(since(t0));
+      ms_fwd.push_back(f);
+      ms_bwd.push_back(fb - f);
+      ms_opt.push_back(ms.back() - fb);
+    }
   }
-  std::sort(ms.begin(), ms.end());
-  const double med = ms[ms.size() / 2];
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double med = median(ms);
   const double tps = B * T / (med / 1000.0);
   const double gflops = flops_per_token(cfg, o.vocab) * tps * 1e-9;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  char line[256];
+  char line[512];
   std::snprintf(line, sizeof line,
                 "{\"threads\": %d, \"params\": %lld, \"batch\": %lld, \"block\": %lld, \"steps\": %d, "
-                "\"median_ms\": %.2f, \"tokens_per_s\": %.0f, \"gflops\": %.1f, \"peak_rss_mb\": %.1f}\n",
+                "\"median_ms\": %.2f, \"fwd_ms\": %.2f, \"bwd_ms\": %.2f, \"opt_ms\": %.2f, \"tokens_per_s\": %.0f, "
+                "\"gflops\": %.1f, \"peak_rss_mb\": %.1f}\n",
                 num_threads(), static_cast<long long>(model.num_parameters()), static_cast<long long>(B),
-                static_cast<long long>(T), o.steps, med, tps, gflops, ru.ru_maxrss / 1024.0);
+                static_cast<long long>(T), o.steps, med, median(ms_fwd), median(ms_bwd), median(ms_opt), tps, gflops,
+                ru.ru_maxrss / 1024.0);
   out << line;
 }
 

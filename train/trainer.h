@@ -42,7 +42,8 @@ struct BenchOptions {
 // Times full training steps (forward, backward, clip, AdamW) on random tokens.
 void run_bench(const RunConfig& cfg, const BenchOptions& opts, std::ostream& out);
 
-// FLOPs per token of a training step: 6 x matmul parameters (no position embeddings) + 12 x layers x block x d.
+// FLOPs per token of a training step: 6 x active matmul parameters (no position embeddings; an MoE layer
+// counts the experts a token visits, its shared experts and the router) + 12 x layers x block x d.
 double flops_per_token(const RunConfig& cfg, int vocab);
 
 }  // namespace moelab::train

@@ -25,6 +25,23 @@ bool any_requires_grad(const Var& x, const Var& gates, const std::vector<ExpertV
 }
 
 float* grad_or_null(const Var& v) { return v.defined() && v.requires_grad() ? v.grad_accum() : nullptr; }
+
+// Gradient buffers of one expert. When all four are freshly allocated (the usual case: each expert's
+// weights are used once per step) the kernel overwrites them instead of zero-filling and adding.
+kernels::ExpertGrads expert_grads(const ExpertVars& ev) {
+  std::vector<const Var*> vars;
+  for (const Var* v : {&ev.fc_w, &ev.fc_b, &ev.proj_w, &ev.proj_b})
+    if (v->defined() && v->requires_grad()) vars.push_back(v);
+  bool all_fresh = !vars.empty();
+  for (const Var* v : vars) all_fresh = all_fresh && !v->has_grad();
+  if (!all_fresh) return {grad_or_null(ev.fc_w), grad_or_null(ev.fc_b), grad_or_null(ev.proj_w), grad_or_null(ev.proj_b)};
+  auto fresh = [](const Var& v) -> float* {
+    if (!v.defined() || !v.requires_grad()) return nullptr;
+    bool is_fresh = false;
+    return v.grad_for_write(&is_fresh);
+  };
+  return {fresh(ev.fc_w), fresh(ev.fc_b), fresh(ev.proj_w), fresh(ev.proj_b), true};
+}
 const float* data_or_null(const Var& v) { return v.defined() ? v.data() : nullptr; }
 }  // namespace
 
@@ -98,8 +115,7 @@ Var moe_experts(const Var& x, const kernels::DispatchPlan& plan_in, const Var& g
         dg[plan->gate_index[r]] += static_cast<float>(s);
       }
     std::vector<kernels::ExpertGrads> g;
-    for (const ExpertVars& ev : experts)
-      g.push_back({grad_or_null(ev.fc_w), grad_or_null(ev.fc_b), grad_or_null(ev.proj_w), grad_or_null(ev.proj_b)});
+    for (const ExpertVars& ev : experts) g.push_back(expert_grads(ev));
     Tensor dxin = Tensor::empty({R, d}), dhact = Tensor::empty({R, h}), dhpre = Tensor::empty({R, f});
     kernels::expert_mlp_backward(shape, plan->offsets, w, g, xin.data(), hpre.data(), hact.data(), dy.data(),
                                  dxin.data(), dhact.data(), dhpre.data());

@@ -74,6 +74,19 @@ void expert_mlp_backward(const ExpertMlpShape& s, const std::vector<int64_t>& of
                          const float* hpre, const float* hact, const float* dy, float* dx, float* dhact,
                          float* dhpre) {
   const int64_t d = s.dim, h = s.hidden, f = s.fc_out();
+  // Fresh gradient buffers: zero the biases (summed into) and the weights of idle experts; the GEMMs
+  // of active experts overwrite (beta = 0), which saves a memset of every expert's weight gradient.
+  const int64_t E = static_cast<int64_t>(offsets.size()) - 1;
+  for (int64_t e = 0; e < E; ++e) {
+    const ExpertGrads& ge = g[e];
+    if (!ge.overwrite) continue;
+    if (ge.fc_b) std::memset(ge.fc_b, 0, sizeof(float) * f);
+    if (ge.proj_b) std::memset(ge.proj_b, 0, sizeof(float) * d);
+    if (offsets[e + 1] == offsets[e]) {
+      if (ge.fc_w) std::memset(ge.fc_w, 0, sizeof(float) * f * d);
+      if (ge.proj_w) std::memset(ge.proj_w, 0, sizeof(float) * d * h);
+    }
+  }
   for_each_expert(offsets, [&](int64_t e) {
     const int64_t r0 = offsets[e], n = offsets[e + 1] - r0;
     const ExpertWeights& we = w[e];
@@ -83,7 +96,8 @@ void expert_mlp_backward(const ExpertMlpShape& s, const std::vector<int64_t>& of
     const float* hp = hpre + r0 * f;
     float* dha = dhact + r0 * h;
     float* dhp = dhpre + r0 * f;
-    if (ge.proj_w) sgemm(Trans::Yes, Trans::No, d, h, n, 1.f, dye, d, ha, h, 1.f, ge.proj_w, h);
+    const float beta = ge.overwrite ? 0.f : 1.f;
+    if (ge.proj_w) sgemm(Trans::Yes, Trans::No, d, h, n, 1.f, dye, d, ha, h, beta, ge.proj_w, h);
     if (ge.proj_b) sum_rows_into(ge.proj_b, dye, n, d);
     sgemm(Trans::No, Trans::No, n, h, d, 1.f, dye, d, we.proj_w, h, 0.f, dha, h);
     std::memset(dhp, 0, sizeof(float) * n * f);
@@ -93,7 +107,7 @@ void expert_mlp_backward(const ExpertMlpShape& s, const std::vector<int64_t>& of
     } else {
       activation_backward(s.act, dhp, hp, dha, n * h);
     }
-    if (ge.fc_w) sgemm(Trans::Yes, Trans::No, f, d, n, 1.f, dhp, f, x + r0 * d, d, 1.f, ge.fc_w, d);
+    if (ge.fc_w) sgemm(Trans::Yes, Trans::No, f, d, n, 1.f, dhp, f, x + r0 * d, d, beta, ge.fc_w, d);
     if (ge.fc_b) sum_rows_into(ge.fc_b, dhp, n, f);
     sgemm(Trans::No, Trans::No, n, d, f, 1.f, dhp, f, we.fc_w, d, 0.f, dx + r0 * d, d);
   });

@@ -25,11 +25,12 @@ struct ExpertWeights {  // PyTorch layouts; biases may be null
   const float* proj_b;  // [d]
 };
 
-struct ExpertGrads {  // accumulated (+=); a null pointer is skipped
+struct ExpertGrads {  // accumulated (+=), or overwritten when `overwrite`; a null pointer is skipped
   float* fc_w;
   float* fc_b;
   float* proj_w;
   float* proj_b;
+  bool overwrite = false;  // the buffers are fresh (uninitialised): write, do not add
 };
 
 // hpre [R, fc_out] = x W1^T + b1; hact [R, h] = act(hpre) (or glu); y [R, d] = hact W2^T + b2.

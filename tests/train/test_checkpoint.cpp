@@ -10,6 +10,7 @@
 
 using moelab::Error;
 using moelab::IndexTensor;
+using moelab::Tensor;
 using doctest::Contains;
 namespace fs = std::filesystem;
 namespace train = moelab::train;
@@ -95,5 +96,48 @@ TEST_CASE("a checkpoint from another architecture names the tensor that differs"
   cfg.model.n_layer = 2;
   moelab::nn::GPT deeper(cfg.model, 1);
   CHECK_THROWS_WITH_AS(train::load_parameters(deeper, tensors, "x"), Contains("missing tensor transformer.h.1."), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an MoE checkpoint (bias balancing buffer included) round-trips bitwise, names in PyTorch layout") {
+  const std::string dir = temp_dir("moelab_ckpt_moe");
+  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(
+      R"({"model": {"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 8,
+                    "moe": {"num_experts": 3, "top_k": 2, "shared_experts": 1,
+                            "router": {"type": "topk", "bias_rate": 0.01}}}})"));
+  std::string text = "hello world, hello moe";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  cfg.model.vocab_size = tok.vocab_size();
+  moelab::nn::GPT model(cfg.model, 42);
+  CHECK(model.moe_layers() == std::vector<int>{1});
+  CHECK(model.find_parameter("transformer.h.1.moe.router.weight")->var.shape() == moelab::Shape{3, 16});
+  CHECK(model.find_parameter("transformer.h.1.moe.experts.2.c_fc.weight")->var.shape() == moelab::Shape{64, 16});
+  CHECK(model.find_parameter("transformer.h.1.moe.experts.2.c_proj.bias")->var.shape() == moelab::Shape{16});
+  CHECK(model.find_parameter("transformer.h.1.moe.shared.0.c_fc.weight") != nullptr);
+  CHECK(model.find_parameter("transformer.h.0.mlp.c_fc.weight") != nullptr);
+  IndexTensor ids = IndexTensor::from({1, 8}, {1, 2, 3, 4, 5, 6, 7, 0});
+  IndexTensor tgt = IndexTensor::from({1, 8}, {2, 3, 4, 5, 6, 7, 0, 1});
+  model.forward(ids, tgt);  // training forward: moves the balancing bias
+  moelab::autograd::clear_tape();
+  auto buffers = model.named_buffers();
+  REQUIRE(buffers.size() == 1);
+  CHECK(buffers[0].name == "transformer.h.1.moe.router.bias_balance");
+  const Tensor bias = buffers[0].tensor->clone();
+  double moved = 0;
+  for (int64_t i = 0; i < bias.numel(); ++i) moved += std::abs(bias[i]);
+  CHECK(moved > 0);
+  float before;
+  {
+    moelab::autograd::NoGrad ng;
+    model.set_training(false);
+    before = model.forward(ids, tgt).total.item();
+  }
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {3, 4});
+  train::LoadedModel lm = train::load_checkpoint(dir);
+  const Tensor loaded = *lm.model->named_buffers()[0].tensor;
+  CHECK(std::memcmp(loaded.data(), bias.data(), bias.numel() * 4) == 0);
+  moelab::autograd::NoGrad ng;
+  lm.model->set_training(false);
+  CHECK(lm.model->forward(ids, tgt).total.item() == before);
   fs::remove_all(dir);
 }

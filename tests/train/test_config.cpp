@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "train/config.h"
 
@@ -99,4 +100,82 @@ TEST_CASE("to_json round-trips through the parser") {
   CHECK(b.model.ffn.activation == "swiglu");
   CHECK(b.optim.beta1 == doctest::Approx(0.85f));
   CHECK(b.optim.schedule.lr == doctest::Approx(5e-4f));
+}
+
+TEST_CASE("every shipped MoE config loads (base inheritance applied) and builds its router") {
+  namespace fs = std::filesystem;
+  int n = 0;
+  std::set<std::string> routers;
+  for (const auto& entry : fs::directory_iterator(std::string(MOELAB_SOURCE_DIR) + "/configs/moe")) {
+    CAPTURE(entry.path().string());
+    train::RunConfig c = train::load_config(entry.path().string());
+    CHECK(c.model.moe.num_experts >= 4);
+    CHECK(c.data.train == std::vector<std::string>{"/usr/share/games/fortunes"});  // from the base
+    CHECK(c.train.out_dir.rfind("runs/moe_", 0) == 0);
+    routers.insert(c.model.moe.router.type);
+    ++n;
+  }
+  CHECK(n == 10);
+  CHECK(routers == std::set<std::string>{"soft", "topk", "noisy_topk", "expert_choice", "hash"});
+  train::RunConfig d = train::load_config(std::string(MOELAB_SOURCE_DIR) + "/configs/default.json");
+  CHECK(d.model.moe.num_experts == 8);
+  CHECK(d.model.moe.top_k == 2);
+  CHECK(d.model.moe.router.renorm);
+  train::RunConfig sw = train::load_config(std::string(MOELAB_SOURCE_DIR) + "/configs/moe/switch.json");
+  CHECK(sw.model.moe.top_k == 1);
+  CHECK_FALSE(sw.model.moe.router.renorm);  // overridden, not inherited from the base's top-2 renorm
+  CHECK(sw.model.moe.capacity.factor == doctest::Approx(1.25));
+}
+
+TEST_CASE("MoE config errors name the key path") {
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "top_k": 5}}})"),
+                       Contains("model.moe.top_k: 5 is out of range (expected in [1, model.moe.num_experts])"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "router": {"type": "topkk"}}}})"),
+                       Contains("model.moe.router.type: unknown \"topkk\"; known: expert_choice, hash, noisy_topk, soft, topk"),
+                       Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "pattern": "DMD"}}})"),
+                       Contains("model.moe.pattern: \"DMD\" has 3 letters for 4 layers"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "pattern": "DXDM"}}})"),
+                       Contains("may only hold D (dense) and M (MoE)"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "layers": [1, 7]}}})"),
+                       Contains("model.moe.layers: 7 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "capacity": {"factor": -1}}}})"),
+                       Contains("model.moe.capacity.factor: -1 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "capacity": {"convention": "ds"}}}})"),
+                       Contains("model.moe.capacity.convention: unknown \"ds\" (known: google, times_k)"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "router": {"type": "hash"}, "top_k": 2}}})"),
+                       Contains("model.moe.top_k: the hash router picks one expert"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "top_k": 1, "router": {"random_second": 0.5}}}})"),
+                       Contains("model.moe.router.random_second: GShard random routing needs"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "routr": {}}}})"),
+                       Contains("model.moe.routr: unknown key; did you mean \"router\"?"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"moe": {"num_experts": 4, "every": 8}}})"),
+                       Contains("no layer is an MoE layer"), Error);
+  // placement: every/offset, list, pattern
+  CHECK(parse(R"({"model": {"moe": {"num_experts": 2, "every": 2}}})").model.moe.is_moe_layer(1, 4));
+  CHECK_FALSE(parse(R"({"model": {"moe": {"num_experts": 2, "every": 2}}})").model.moe.is_moe_layer(2, 4));
+  CHECK(parse(R"({"model": {"moe": {"num_experts": 2, "every": 2, "offset": 0}}})").model.moe.is_moe_layer(2, 4));
+  CHECK(parse(R"({"model": {"moe": {"num_experts": 2, "pattern": "MDDM"}}})").model.moe.is_moe_layer(3, 4));
+  CHECK(parse(R"({"model": {"moe": {"num_experts": 2, "layers": [2]}}})").model.moe.is_moe_layer(2, 4));
+  // "_comment" keys are ignored; a null moe is a dense model
+  CHECK(parse(R"({"_comment": "x", "model": {"_note": 1, "moe": null}})").model.moe.num_experts == 0);
+}
+
+TEST_CASE("config base chains merge, and a base loop is an error naming the file") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "moelab_cfg_base";
+  fs::create_directories(dir / "sub");
+  std::ofstream(dir / "a.json") << R"({"model": {"n_layer": 3, "moe": {"num_experts": 4, "top_k": 2}}, "train": {"seed": 5}})";
+  std::ofstream(dir / "sub" / "b.json") << R"({"base": "../a.json", "model": {"moe": {"top_k": 1}}})";
+  train::RunConfig b = train::load_config((dir / "sub" / "b.json").string());
+  CHECK(b.model.n_layer == 3);
+  CHECK(b.model.moe.num_experts == 4);
+  CHECK(b.model.moe.top_k == 1);
+  CHECK(b.train.seed == 5);
+  std::ofstream(dir / "loop1.json") << R"({"base": "loop2.json"})";
+  std::ofstream(dir / "loop2.json") << R"({"base": "loop1.json"})";
+  CHECK_THROWS_WITH_AS(train::load_config((dir / "loop1.json").string()), Contains("chain loops back"), Error);
+  std::ofstream(dir / "missing.json") << R"({"base": "nope.json"})";
+  CHECK_THROWS_WITH_AS(train::load_config((dir / "missing.json").string()), Contains("cannot open"), Error);
+  fs::remove_all(dir);
 }
