@@ -1,7 +1,10 @@
 // The MoE layer: dispatch plan, grouped experts, every router, capacity, aux losses, gradients.
 #include <doctest/doctest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gradcheck.h"
@@ -362,4 +365,48 @@ TEST_CASE("MoE layer gradcheck for every router: input, router and expert parame
       else CHECK(r.max_abs_numeric > 1e-4);
     }
   }
+}
+
+TEST_CASE("GShard random routing keeps the 2nd expert iff U < g2 / theta (training only)") {
+  nn::ModelConfig cfg = moe_config(4, 2, "topk");
+  Rng rng(25);
+  const int64_t N = 1000;
+  Tensor x = randn({N, 8}, 26);
+  for (double theta : {0.5, 1.0}) {
+    CAPTURE(theta);
+    cfg.moe.router.random_second = theta;
+    nn::MoE moe(cfg, 1, 5, rng);
+    Tensor& W = router_weight(moe);
+    for (int64_t i = 0; i < W.numel(); ++i) W[i] = 0.f;  // p uniform: g2 = p2 / (p1 + p2) = 0.5 exactly
+    nn::Routing r = moe.router->route(Var(x), nn::RouteContext{nullptr, true, &moe.route_rng(), 1});
+    int64_t second = 0;
+    for (const Assignment& a : r.assignments) second += a.gate_index % 2;
+    if (theta == 0.5) CHECK(second == N);  // 0.5 / 0.5 = 1 > any U in [0, 1)
+    else CHECK(std::abs(second - N / 2) < 60);  // kept with probability 0.5 (N = 1000, 4 sigma ~ 63)
+    nn::Routing ev = moe.router->route(Var(x), nn::RouteContext{nullptr, false, &moe.route_rng(), 1});
+    CHECK(static_cast<int64_t>(ev.assignments.size()) == 2 * N);  // never at eval
+  }
+}
+
+TEST_CASE("MoE forward and backward are bitwise identical with 1 and 2 threads") {
+  nn::ModelConfig cfg = moe_config(6, 2, "topk", 16);
+  cfg.moe.capacity.factor = 1.0;
+  Rng rng(27);
+  nn::MoE moe(cfg, 1, 5, rng);
+  randomize(moe, 800, 0.5f);
+  Tensor x = randn({64, 16}, 28), R = randn({64, 16}, 29);
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    for (const auto& np : moe.named_parameters()) np.param->var.clear_grad();
+    Var xv(x.clone(), true);
+    ag::backward(layer_objective(moe, xv, IndexTensor(), R));
+    std::vector<float> out(xv.grad().data(), xv.grad().data() + xv.numel());
+    for (const auto& np : moe.named_parameters())
+      if (np.param->var.has_grad()) out.insert(out.end(), np.param->var.grad().data(), np.param->var.grad().data() + np.param->var.numel());
+    return out;
+  };
+  const std::vector<float> one = run(1), two = run(2);
+  omp_set_num_threads(1);
+  REQUIRE(one.size() == two.size());
+  CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
 }
