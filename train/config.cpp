@@ -263,6 +263,7 @@ RunConfig parse_config(const json& j) {
     t.read("seed", l.seed);
     t.read("threads", l.threads);
     t.read("checkpoint_interval", l.checkpoint_interval);
+    t.read("routing_metrics", l.routing_metrics);
     t.read("out_dir", l.out_dir);
     require_range(l.batch_size >= 1, t.at("batch_size"), l.batch_size, ">= 1");
     require_range(l.max_iters >= 0, t.at("max_iters"), l.max_iters, ">= 0");
@@ -435,6 +436,7 @@ json to_json(const RunConfig& c) {
                 {"seed", c.train.seed},
                 {"threads", c.train.threads},
                 {"checkpoint_interval", c.train.checkpoint_interval},
+                {"routing_metrics", c.train.routing_metrics},
                 {"out_dir", c.train.out_dir}}},
               {"optim",
                {{"type", c.optim.type},

@@ -28,6 +28,7 @@ struct LoopConfig {
   uint64_t seed = 1337;
   int threads = 0;                  // 0: OMP_NUM_THREADS or all cores
   int checkpoint_interval = 0;      // 0: only at the end
+  bool routing_metrics = true;      // per-layer routing metrics in metrics.jsonl (docs/metrics.md)
   std::string out_dir = "runs/default";
 };
 

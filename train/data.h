@@ -35,7 +35,8 @@ std::vector<Document> read_documents(const std::vector<std::string>& paths, cons
 Corpus build_corpus(const DataConfig& cfg, const Tokenizer* tokenizer = nullptr);
 
 struct Batch {
-  IndexTensor ids, targets;  // [B, T]
+  IndexTensor ids, targets;         // [B, T]
+  std::vector<uint16_t> domains;    // [B * T]: source domain of each input token (empty if unknown)
 };
 // B random windows of T + 1 tokens (seeded, uniform over start positions).
 Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng);

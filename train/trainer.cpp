@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "train/checkpoint.h"
+#include "train/balance.h"
 #include "train/data.h"
 #include "train/safetensors.h"
 
@@ -37,11 +38,44 @@ std::unique_ptr<optim::Optimizer> make_optimizer(nn::GPT& model, const OptimConf
   return std::make_unique<optim::AdamW>(param_refs(model), optim::AdamWConfig{o.beta1, o.beta2, o.eps, o.weight_decay});
 }
 
-double mean_loss(nn::GPT& model, const std::vector<Batch>& batches) {
+// One RoutingWindow per MoE layer (docs/metrics.md).
+struct RoutingWindows {
+  std::vector<int> layers;
+  std::vector<RoutingWindow> windows;
+  RoutingWindows(nn::GPT& model, int64_t num_domains) : layers(model.moe_layers()) {
+    for (size_t i = 0; i < layers.size(); ++i) windows.emplace_back(model.config().moe.num_experts, num_domains);
+  }
+  void add(nn::GPT& model, const nn::ModelOutput& out, const Batch& b) {
+    for (size_t i = 0; i < layers.size(); ++i) {
+      std::vector<std::pair<std::string, double>> aux;
+      for (const nn::LayerAuxLoss& a : out.aux)
+        if (a.layer == layers[i]) aux.emplace_back(a.name, a.value.item());
+      windows[i].add(model.moe(layers[i]).last_stats(), b.domains, aux);
+    }
+  }
+  // {"h1": {...}, ...} and a fresh window
+  nlohmann::json take(nn::GPT& model) {
+    nlohmann::json j = nlohmann::json::object();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      std::vector<float> bias;
+      for (const nn::NamedBuffer& nb : model.moe(layers[i]).named_buffers())
+        if (nb.name == "router.bias_balance") bias.assign(nb.tensor->data(), nb.tensor->data() + nb.tensor->numel());
+      j["h" + std::to_string(layers[i])] = windows[i].to_json(bias);
+      windows[i].reset();
+    }
+    return j;
+  }
+};
+
+double mean_loss(nn::GPT& model, const std::vector<Batch>& batches, RoutingWindows* routing = nullptr) {
   autograd::NoGrad no_grad;
   model.set_training(false);
   double total = 0;
-  for (const Batch& b : batches) total += model.forward(b.ids, b.targets).loss.item();
+  for (const Batch& b : batches) {
+    nn::ModelOutput out = model.forward(b.ids, b.targets);
+    total += out.loss.item();
+    if (routing) routing->add(model, out, b);
+  }
   model.set_training(true);
   return total / static_cast<double>(batches.size());
 }
@@ -135,11 +169,8 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   auto opt = make_optimizer(model, cfg.optim);
   TrainState state;
   if (resumed) {
-    load_parameters(model, [&] {
-      std::map<std::string, Tensor> t;
-      for (auto& np : resumed->model->named_parameters()) t[np.name] = np.param->var.value();
-      return t;
-    }(), out_dir);
+    // parameters and buffers (e.g. the bias of aux-loss-free balancing) straight from the file
+    load_parameters(model, read_safetensors(out_dir + "/model.safetensors").tensors, out_dir + "/model.safetensors");
     load_optimizer_state(out_dir, *opt);
     state = resumed->state;
   }
@@ -158,6 +189,22 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   std::ofstream metrics(out_dir + "/metrics.jsonl", opts.resume ? std::ios::app : std::ios::trunc);
   MOELAB_CHECK(metrics, "train.out_dir: cannot write ", out_dir, "/metrics.jsonl");
   const bool tty = isatty(fileno(stdout));
+  std::vector<std::string> domain_names;
+  for (const std::string& d : corpus.domains) domain_names.push_back(fs::path(d).filename().string());
+  metrics << nlohmann::json{{"event", "start"},
+                            {"step", state.step},
+                            {"moelab_version", MOELAB_VERSION_STRING},
+                            {"num_experts", cfg.model.moe.num_experts},
+                            {"top_k", cfg.model.moe.top_k},
+                            {"router", cfg.model.moe.enabled() ? cfg.model.moe.router.type : ""},
+                            {"moe_layers", model.moe_layers()},
+                            {"domains", domain_names},
+                            {"config", to_json(cfg)}}
+                 .dump()
+          << "\n";
+  for (int l : model.moe_layers()) model.moe(l).set_collect_stats(cfg.train.routing_metrics);
+  RoutingWindows train_routing(model, static_cast<int64_t>(corpus.domains.size()));
+  RoutingWindows eval_routing(model, static_cast<int64_t>(corpus.domains.size()));
   log << "moelab train: " << model.num_parameters() << " parameters, vocab " << cfg.model.vocab_size << ", "
       << corpus.train.tokens.size() << " train / " << corpus.val.tokens.size() << " val tokens from "
       << corpus.domains.size() << " files, " << num_threads() << " threads, out " << out_dir << "\n";
@@ -169,10 +216,11 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   int64_t tokens_since = 0;
   for (int64_t step = state.step;; ++step) {
     if (step % cfg.train.eval_interval == 0 || step == cfg.train.max_iters) {
-      val_loss = mean_loss(model, val_batches);
+      val_loss = mean_loss(model, val_batches, cfg.train.routing_metrics ? &eval_routing : nullptr);
       const double train_loss = mean_loss(model, train_eval_batches);
-      metrics << nlohmann::json{{"step", step}, {"val_loss", val_loss}, {"train_loss", train_loss}}.dump() << "\n"
-              << std::flush;
+      nlohmann::json row{{"step", step}, {"val_loss", val_loss}, {"train_loss", train_loss}};
+      if (cfg.train.routing_metrics && !eval_routing.layers.empty()) row["moe"] = eval_routing.take(model);
+      metrics << row.dump() << "\n" << std::flush;
       if (tty) log << "\r\033[K";
       char line[160];
       std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f\n",
@@ -185,6 +233,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     Batch batch = sample_batch(corpus.train, B, T, sampler);
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
     const double loss = out.loss.item();
+    if (cfg.train.routing_metrics) train_routing.add(model, out, batch);
     autograd::backward(out.total);
     const double grad_norm = optim::grad_norm(opt->params());
     opt->step(lr, optim::clip_scale(grad_norm, cfg.optim.grad_clip));
@@ -198,6 +247,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       nlohmann::json row{{"step", step + 1}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
                          {"tokens_per_s", tps}};
       if (!out.aux.empty()) row.update(aux_metrics(out));
+      if (cfg.train.routing_metrics && !train_routing.layers.empty()) row["moe"] = train_routing.take(model);
       metrics << row.dump() << "\n";
       const double elapsed = std::chrono::duration<double>(now - t_start).count();
       const double eta = elapsed / (step + 1 - state.step) * (cfg.train.max_iters - step - 1);

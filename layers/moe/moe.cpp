@@ -58,13 +58,33 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
   stats_.kept.resize(cfg_.num_experts);
   for (int64_t e = 0; e < cfg_.num_experts; ++e) stats_.kept[e] = plan.kept(e);
   stats_.mean_prob.clear();
-  if (r.probs.defined()) {
-    stats_.mean_prob.assign(cfg_.num_experts, 0.0);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t e = 0; e < cfg_.num_experts; ++e) stats_.mean_prob[e] += r.probs[n * cfg_.num_experts + e];
-    for (double& p : stats_.mean_prob) p /= static_cast<double>(N);
-  }
+  stats_.mean_token_entropy = 0;
+  stats_.assigned_token.clear();
+  stats_.assigned_expert.clear();
   stats_.losses.clear();
+  if (!collect_stats_) {
+    if (aux) aux->insert(aux->end(), r.losses.begin(), r.losses.end());
+    return ops::reshape(y, shape);
+  }
+  if (r.probs.defined()) {
+    const int64_t E = cfg_.num_experts;
+    stats_.mean_prob.assign(E, 0.0);
+    double h = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t e = 0; e < E; ++e) {
+        const float p = r.probs[n * E + e];
+        stats_.mean_prob[e] += p;
+        if (p > 0) h -= p * std::log(p);
+      }
+    for (double& p : stats_.mean_prob) p /= static_cast<double>(N);
+    stats_.mean_token_entropy = h / static_cast<double>(N);
+  }
+  stats_.assigned_token.resize(r.assignments.size());
+  stats_.assigned_expert.resize(r.assignments.size());
+  for (size_t a = 0; a < r.assignments.size(); ++a) {
+    stats_.assigned_token[a] = r.assignments[a].token;
+    stats_.assigned_expert[a] = r.assignments[a].expert;
+  }
   for (const AuxLoss& a : r.losses) stats_.losses.emplace_back(a.name, a.value.item());
   if (aux) aux->insert(aux->end(), r.losses.begin(), r.losses.end());
   return ops::reshape(y, shape);

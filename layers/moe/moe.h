@@ -17,6 +17,8 @@ struct MoeStats {
   std::vector<int64_t> routed;   // [E] assignments before capacity
   std::vector<int64_t> kept;     // [E] after capacity
   std::vector<double> mean_prob; // [E] mean routing probability (empty when the router has none)
+  double mean_token_entropy = 0; // mean over tokens of the routing distribution's entropy (nats)
+  std::vector<int32_t> assigned_token, assigned_expert;  // every assignment before capacity
   std::vector<std::pair<std::string, double>> losses;  // weighted aux losses by name
 };
 
@@ -31,6 +33,8 @@ class MoE : public Module {
   std::shared_ptr<ModuleList<MLP>> experts;
   std::shared_ptr<ModuleList<MLP>> shared;  // null without shared experts
   const MoeStats& last_stats() const { return stats_; }
+  // Off: only the counts (routed, kept) are kept; no probabilities, entropies or assignment lists.
+  void set_collect_stats(bool on) { collect_stats_ = on; }
   Rng& route_rng() { return route_rng_; }
   int64_t capacity_for(int64_t tokens, bool training) const;
 
@@ -40,6 +44,7 @@ class MoE : public Module {
   kernels::ExpertMlpShape shape_;
   Rng route_rng_;
   MoeStats stats_;
+  bool collect_stats_ = true;
 };
 
 }  // namespace moelab::nn
