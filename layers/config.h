@@ -2,14 +2,19 @@
 // defaults live here only).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace moelab::nn {
 
 struct FfnConfig {
-  std::string activation = "gelu";  // gelu | gelu_tanh | relu | silu | swiglu
+  std::string type = "mlp";         // FFN kind of dense layers (layers/ffn.h registry)
+  std::string activation = "gelu";  // gelu | gelu_tanh | relu | silu | swiglu | geglu | reglu | registered
   int mult = 4;                     // hidden width = mult * n_embd
+  nlohmann::json params = nlohmann::json::object();  // free-form settings for a registered FFN kind
 };
 
 // The router: how tokens pick experts (docs/config.md, model.moe.router).
@@ -21,6 +26,7 @@ struct RouterConfig {
   double bias_rate = 0;        // topk: aux-loss-free bias balancing rate gamma (DeepSeek-V3; 0 = off)
   double noise_eps = 1e-2;     // noisy_topk: floor added to the softplus noise stddev
   double ec_factor = 2;        // expert_choice: each expert takes C = floor(tokens * ec_factor / E) tokens
+  nlohmann::json params = nlohmann::json::object();  // free-form settings for a registered router
 };
 
 struct CapacityConfig {
@@ -35,6 +41,7 @@ struct MoeLossConfig {
   double z = 0.001;          // router z-loss beta * mean(logsumexp(logits)^2)
   double importance = 0.1;   // noisy_topk: w * CV(importance)^2
   double load = 0.1;         // noisy_topk: w * CV(smooth load)^2
+  std::map<std::string, double> extra;  // coefficients of registered aux losses (layers/moe/aux_losses.h)
 };
 
 struct MoeConfig {

@@ -8,18 +8,16 @@ Block::Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng) : dropo
   ln_1 = register_module("ln_1", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
   attn = register_module("attn", std::make_shared<CausalSelfAttention>(cfg, rng));
   ln_2 = register_module("ln_2", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
-  const float proj_std = 0.02f / std::sqrt(2.f * cfg.n_layer);
-  if (cfg.moe.is_moe_layer(layer, cfg.n_layer))
-    moe = register_module("moe", std::make_shared<MoE>(cfg, layer, seed, rng));
-  else
-    mlp = register_module("mlp", std::make_shared<MLP>(cfg.n_embd, int64_t{cfg.ffn.mult} * cfg.n_embd,
-                                                       cfg.ffn.activation, cfg.bias, proj_std, rng));
+  const std::string kind = cfg.moe.is_moe_layer(layer, cfg.n_layer) ? "moe" : cfg.ffn.type;
+  ffn = register_module(ffn_module_name(kind), make_ffn(kind, FfnArgs{cfg, layer, seed, rng}));
+  mlp = std::dynamic_pointer_cast<MLP>(ffn);
+  moe = std::dynamic_pointer_cast<MoE>(ffn);
 }
 
 Var Block::forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux) const {
   const float p = training() ? dropout_ : 0.f;
   Var h = ops::add(x, ops::dropout(attn->forward(ln_1->forward(x)), p, dropout_rng));
-  Var f = moe ? moe->forward(ln_2->forward(h), ids, aux) : mlp->forward(ln_2->forward(h));
+  Var f = ffn->forward(ln_2->forward(h), FfnContext{ids.defined() ? &ids : nullptr, aux});
   return ops::add(h, ops::dropout(f, p, dropout_rng));
 }
 

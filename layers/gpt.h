@@ -8,14 +8,16 @@
 
 namespace moelab::nn {
 
-// The FFN is a dense MLP (`mlp`) or, on MoE layers, an MoE layer (`moe`).
+// The FFN slot holds a FeedForward of the configured kind: the dense MLP (`mlp`, or model.ffn.type)
+// or, on MoE layers, an MoE layer (`moe`). `mlp` / `moe` are typed views of it when it is one.
 class Block : public Module {
  public:
   Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng);
   Var forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux) const;
   std::shared_ptr<Norm> ln_1, ln_2;
   std::shared_ptr<CausalSelfAttention> attn;
-  std::shared_ptr<MLP> mlp;  // null on MoE layers
+  std::shared_ptr<FeedForward> ffn;
+  std::shared_ptr<MLP> mlp;  // null unless the FFN is the built-in dense MLP
   std::shared_ptr<MoE> moe;  // null on dense layers
 
  private:

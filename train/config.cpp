@@ -6,7 +6,10 @@
 #include <set>
 
 #include "core/error.h"
+#include "layers/ffn.h"
+#include "layers/moe/aux_losses.h"
 #include "layers/moe/router.h"
+#include "train/optimizers.h"
 
 namespace moelab::train {
 namespace {
@@ -97,13 +100,20 @@ class Section {
       out.push_back(e.get<int>());
     }
   }
-  bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  bool has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  // A free-form JSON object (settings of a registered component), kept as is.
+  void read_object(const char* key, nlohmann::json& out) {
+    known_.insert(key);
+    if (!j_.contains(key) || j_.at(key).is_null()) return;
+    MOELAB_CHECK(j_.at(key).is_object(), "config: ", join(path_, key), ": expected an object, got ", j_.at(key).dump());
+    out = j_.at(key);
+  }
   Section sub(const char* key) {
     known_.insert(key);
     static const json empty = json::object();
     return Section(j_.contains(key) ? j_.at(key) : empty, join(path_, key));
   }
-  void mark_known(const char* key) { known_.insert(key); }
+  void mark_known(const std::string& key) { known_.insert(key); }
   std::string at(const char* key) const { return "config: " + join(path_, key); }
 
  private:
@@ -126,6 +136,14 @@ void one_of(const std::string& where, const std::string& v, std::initializer_lis
   throw Error(where + ": unknown \"" + v + "\" (known: " + list + ")");
 }
 
+// For names looked up in a registry: "<key>: unknown "x"; known: a, b, c"
+void one_of_registered(const std::string& where, const std::string& v, const std::vector<std::string>& known) {
+  if (std::find(known.begin(), known.end(), v) != known.end()) return;
+  std::string list;
+  for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+  throw Error(where + ": unknown \"" + v + "\"; known: " + list);
+}
+
 void parse_moe(Section s, nn::ModelConfig& mc) {
   nn::MoeConfig& m = mc.moe;
   s.read("num_experts", m.num_experts);
@@ -145,6 +163,7 @@ void parse_moe(Section s, nn::ModelConfig& mc) {
   r.read("bias_rate", m.router.bias_rate);
   r.read("noise_eps", m.router.noise_eps);
   r.read("ec_factor", m.router.ec_factor);
+  r.read_object("params", m.router.params);
   Section c = s.sub("capacity");
   c.read("factor", m.capacity.factor);
   c.read("eval_factor", m.capacity.eval_factor);
@@ -155,15 +174,20 @@ void parse_moe(Section s, nn::ModelConfig& mc) {
   l.read("z", m.loss.z);
   l.read("importance", m.loss.importance);
   l.read("load", m.loss.load);
+  for (const std::string& name : nn::aux_loss_names()) {  // registered losses are config keys too
+    if (!l.has(name)) {
+      l.mark_known(name);
+      continue;
+    }
+    double coef = 0;
+    l.read(name.c_str(), coef);
+    require_range(coef >= 0, l.at(name.c_str()), coef, ">= 0");
+    m.loss.extra[name] = coef;
+  }
 
   require_range(m.num_experts >= 0, s.at("num_experts"), m.num_experts, ">= 0 (0 = dense)");
   if (!m.enabled()) return;
-  const std::vector<std::string> routers = nn::router_names();
-  if (std::find(routers.begin(), routers.end(), m.router.type) == routers.end()) {
-    std::string known;
-    for (const std::string& n : routers) known += (known.empty() ? "" : ", ") + n;
-    throw Error(r.at("type") + ": unknown \"" + m.router.type + "\"; known: " + known);
-  }
+  one_of_registered(r.at("type"), m.router.type, nn::router_names());
   require_range(m.top_k >= 1 && m.top_k <= m.num_experts, s.at("top_k"), m.top_k, "in [1, model.moe.num_experts]");
   MOELAB_CHECK(m.router.type != "hash" || m.top_k == 1, s.at("top_k"), ": the hash router picks one expert (top_k 1), got ",
                m.top_k);
@@ -222,7 +246,9 @@ RunConfig parse_config(const json& j) {
     m.read("bias", mc.bias);
     m.read("norm", mc.norm);
     Section f = m.sub("ffn");
+    f.read("type", mc.ffn.type);
     f.read("activation", mc.ffn.activation);
+    f.read_object("params", mc.ffn.params);
     f.read("mult", mc.ffn.mult);
     require_range(mc.n_layer >= 1, m.at("n_layer"), mc.n_layer, ">= 1");
     require_range(mc.n_head >= 1, m.at("n_head"), mc.n_head, ">= 1");
@@ -232,7 +258,9 @@ RunConfig parse_config(const json& j) {
     require_range(mc.block_size >= 1, m.at("block_size"), mc.block_size, ">= 1");
     require_range(mc.dropout >= 0.f && mc.dropout < 1.f, m.at("dropout"), mc.dropout, "in [0, 1)");
     one_of(m.at("norm"), mc.norm, {"layernorm", "rmsnorm"});
-    one_of(f.at("activation"), mc.ffn.activation, {"gelu", "gelu_tanh", "relu", "silu", "swiglu"});
+    one_of_registered(f.at("activation"), mc.ffn.activation, nn::activation_names());
+    one_of_registered(f.at("type"), mc.ffn.type, nn::ffn_kinds());
+    MOELAB_CHECK(mc.ffn.type != "moe", f.at("type"), ": MoE layers are configured by model.moe (num_experts, every ...)");
     require_range(mc.ffn.mult >= 1, f.at("mult"), mc.ffn.mult, ">= 1");
     if (m.has("moe")) parse_moe(m.sub("moe"), mc);
     else m.mark_known("moe");
@@ -298,7 +326,8 @@ RunConfig parse_config(const json& j) {
     o.read("weight_decay", oc.weight_decay);
     o.read("momentum", oc.momentum);
     o.read("grad_clip", oc.grad_clip);
-    one_of(o.at("type"), oc.type, {"adamw", "sgd"});
+    o.read_object("params", oc.params);
+    one_of_registered(o.at("type"), oc.type, optimizer_names());
     require_range(oc.schedule.lr > 0, o.at("lr"), oc.schedule.lr, "> 0");
     require_range(oc.schedule.min_lr >= 0 && oc.schedule.min_lr <= oc.schedule.lr, o.at("min_lr"), oc.schedule.min_lr,
                   "in [0, optim.lr]");
@@ -396,7 +425,8 @@ json moe_json(const nn::MoeConfig& m) {
               {"random_second", m.router.random_second},
               {"bias_rate", m.router.bias_rate},
               {"noise_eps", m.router.noise_eps},
-              {"ec_factor", m.router.ec_factor}}},
+              {"ec_factor", m.router.ec_factor},
+              {"params", m.router.params}}},
             {"capacity",
              {{"factor", m.capacity.factor},
               {"eval_factor", m.capacity.eval_factor},
@@ -404,6 +434,7 @@ json moe_json(const nn::MoeConfig& m) {
               {"priority", m.capacity.priority}}},
             {"loss", {{"switch", m.loss.switch_aux}, {"z", m.loss.z}, {"importance", m.loss.importance},
                       {"load", m.loss.load}}}};
+  for (const auto& [name, coef] : m.loss.extra) j["loss"][name] = coef;
   if (!m.layers.empty()) j["layers"] = m.layers;
   if (!m.pattern.empty()) j["pattern"] = m.pattern;
   return j;
@@ -419,7 +450,8 @@ json to_json(const RunConfig& c) {
                 {"dropout", c.model.dropout},
                 {"bias", c.model.bias},
                 {"norm", c.model.norm},
-                {"ffn", {{"activation", c.model.ffn.activation}, {"mult", c.model.ffn.mult}}},
+                {"ffn", {{"type", c.model.ffn.type}, {"activation", c.model.ffn.activation}, {"mult", c.model.ffn.mult},
+                         {"params", c.model.ffn.params}}},
                 {"moe", moe_json(c.model.moe)}}},
               {"data",
                {{"train", c.data.train},
@@ -449,7 +481,8 @@ json to_json(const RunConfig& c) {
                 {"eps", c.optim.eps},
                 {"weight_decay", c.optim.weight_decay},
                 {"momentum", c.optim.momentum},
-                {"grad_clip", c.optim.grad_clip}}}};
+                {"grad_clip", c.optim.grad_clip},
+                {"params", c.optim.params}}}};
 }
 
 }  // namespace moelab::train

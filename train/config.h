@@ -33,12 +33,13 @@ struct LoopConfig {
 };
 
 struct OptimConfig {
-  std::string type = "adamw";       // adamw | sgd
+  std::string type = "adamw";       // adamw | sgd | a registered optimizer (train/optimizers.h)
   optim::ScheduleConfig schedule;   // lr, min_lr, warmup_iters, lr_decay_iters, decay_lr
   float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
   float weight_decay = 0.1f;
   float momentum = 0.9f;            // sgd
   float grad_clip = 1.0f;           // 0: off
+  nlohmann::json params = nlohmann::json::object();  // free-form settings for a registered optimizer
 };
 
 struct RunConfig {

@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/balance.h"
 #include "train/data.h"
+#include "train/optimizers.h"
 #include "train/safetensors.h"
 
 namespace moelab::train {
@@ -34,8 +35,7 @@ std::vector<optim::ParamRef> param_refs(nn::GPT& model) {
 }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(nn::GPT& model, const OptimConfig& o) {
-  if (o.type == "sgd") return std::make_unique<optim::SGD>(param_refs(model), optim::SGDConfig{o.momentum, o.weight_decay});
-  return std::make_unique<optim::AdamW>(param_refs(model), optim::AdamWConfig{o.beta1, o.beta2, o.eps, o.weight_decay});
+  return train::make_optimizer(o.type, param_refs(model), o);
 }
 
 // One RoutingWindow per MoE layer (docs/metrics.md).

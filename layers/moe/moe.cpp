@@ -1,5 +1,7 @@
 #include "layers/moe/moe.h"
 
+#include "layers/moe/aux_losses.h"
+
 #include <cmath>
 
 namespace moelab::nn {
@@ -49,6 +51,10 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
     ev.push_back({m.c_fc->weight, m.c_fc->bias, m.c_proj->weight, m.c_proj->bias});
   }
   Var y = ops::moe_experts(xf, plan, r.gates, ev, shape_);
+  for (const auto& [name, coef] : cfg_.loss.extra)
+    if (coef > 0)
+      r.losses.push_back({name, ops::scale(aux_loss(name)(AuxLossInput{xf, r, plan, cfg_.num_experts, cfg_.top_k}),
+                                           static_cast<float>(coef))});
   if (shared)
     for (size_t s = 0; s < shared->size(); ++s) y = ops::add(y, (*shared)[s].forward(xf));
 

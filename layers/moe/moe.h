@@ -22,12 +22,15 @@ struct MoeStats {
   std::vector<std::pair<std::string, double>> losses;  // weighted aux losses by name
 };
 
-class MoE : public Module {
+class MoE : public FeedForward {
  public:
   MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng);
   // x [..., d]; ids: the model's input token ids with x's leading shape (hash routing). Appends the
   // router's weighted aux losses to *aux.
   Var forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux);
+  Var forward(const Var& x, const FfnContext& ctx) override {
+    return forward(x, ctx.ids ? *ctx.ids : IndexTensor(), ctx.aux);
+  }
 
   std::shared_ptr<Router> router;
   std::shared_ptr<ModuleList<MLP>> experts;

@@ -39,6 +39,7 @@ class NoisyTopKRouter : public LinearRouter {
       const int64_t n = by_token ? a / k_ : a % N, j = by_token ? a % k_ : a / N;
       r.assignments.push_back({static_cast<int32_t>(n), idx[n * k_ + j], static_cast<int32_t>(n * k_ + j)});
     }
+    r.logits = clean;
     // routing distribution for metrics: the dense gates
     r.probs = Tensor::zeros({N, E_});
     for (int64_t a = 0; a < N * k_; ++a) r.probs[a / k_ * E_ + idx[a]] = gates.data()[a];

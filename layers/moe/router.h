@@ -14,6 +14,7 @@
 #include "core/rng.h"
 #include "layers/basic.h"
 #include "layers/config.h"
+#include "layers/ffn.h"
 
 namespace moelab::nn {
 
@@ -24,16 +25,12 @@ struct RouteContext {
   int layer = 0;
 };
 
-struct AuxLoss {
-  std::string name;  // "switch", "z", "importance", "load"
-  Var value;         // already multiplied by its coefficient (a scalar)
-};
-
 struct Routing {
   std::vector<kernels::Assignment> assignments;  // priority order (capacity keeps the earliest)
   Var gates;                                     // flat, indexed by Assignment::gate_index; undefined = 1
   bool capacity_applies = true;                  // false when the router fixes each expert's load itself
   Tensor probs;                                  // [N, E] routing distribution, for metrics (may be undefined)
+  Var logits, prob;                              // [N, E] differentiable, for aux losses (learned routers)
   std::vector<AuxLoss> losses;
 };
 
@@ -71,6 +68,7 @@ using RouterFactory = std::function<std::shared_ptr<Router>(const RouterArgs&)>;
 void register_router(const std::string& name, RouterFactory factory);
 std::shared_ptr<Router> make_router(const std::string& name, const RouterArgs& args);
 std::vector<std::string> router_names();
+bool has_router(const std::string& name);
 
 // Loss helpers shared by routers (exact formulas in docs/moe.md).
 // Switch: coef * E * sum_i f_i P_i, f_i = counts_i / sum(counts) (no gradient), P_i = mean_n probs[n, i].

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "core/registry.h"
+
 #include "layers/moe/router.h"
 
 namespace moelab::nn {
@@ -14,39 +16,28 @@ std::shared_ptr<Router> make_expert_choice_router(const RouterArgs&);
 std::shared_ptr<Router> make_hash_router(const RouterArgs&);
 
 namespace {
-std::map<std::string, RouterFactory>& registry() {
-  static std::map<std::string, RouterFactory> r;
+Registry<RouterFactory>& registry() {
+  static Registry<RouterFactory> r("model.moe.router.type");
   static std::once_flag builtins;
   std::call_once(builtins, [] {
-    r["soft"] = make_soft_router;
-    r["topk"] = make_topk_router;
-    r["noisy_topk"] = make_noisy_topk_router;
-    r["expert_choice"] = make_expert_choice_router;
-    r["hash"] = make_hash_router;
+    r.add("soft", make_soft_router);
+    r.add("topk", make_topk_router);
+    r.add("noisy_topk", make_noisy_topk_router);
+    r.add("expert_choice", make_expert_choice_router);
+    r.add("hash", make_hash_router);
   });
   return r;
 }
 }  // namespace
 
 void register_router(const std::string& name, RouterFactory factory) {
-  MOELAB_CHECK(!name.empty() && factory, "register_router: needs a name and a factory");
-  registry()[name] = std::move(factory);
+  MOELAB_CHECK(factory, "register_router: \"", name, "\" needs a factory");
+  registry().add(name, std::move(factory));
 }
-
-std::vector<std::string> router_names() {
-  std::vector<std::string> names;
-  for (const auto& [n, f] : registry()) names.push_back(n);
-  return names;
-}
-
+std::vector<std::string> router_names() { return registry().names(); }
+bool has_router(const std::string& name) { return registry().contains(name); }
 std::shared_ptr<Router> make_router(const std::string& name, const RouterArgs& args) {
-  auto it = registry().find(name);
-  if (it == registry().end()) {
-    std::string known;
-    for (const std::string& n : router_names()) known += (known.empty() ? "" : ", ") + n;
-    throw Error("model.moe.router.type: unknown \"" + name + "\"; known: " + known);
-  }
-  return it->second(args);
+  return registry().at(name)(args);
 }
 
 AuxLoss switch_loss(const Var& probs, const std::vector<int64_t>& counts, double coef) {

@@ -22,6 +22,8 @@ class SoftRouter : public LinearRouter {
         r.assignments.push_back({static_cast<int32_t>(n), static_cast<int32_t>(i), static_cast<int32_t>(n * E_ + i)});
     r.gates = ops::reshape(probs, {N * E_});
     r.probs = probs.value();
+    r.logits = logits;
+    r.prob = probs;
     if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
     return r;
   }

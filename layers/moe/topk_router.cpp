@@ -69,6 +69,8 @@ class TopKRouter : public LinearRouter {
         for (int64_t n = 0; n < N; ++n) add(n, j);
     }
     r.probs = probs.value();
+    r.logits = logits;
+    r.prob = probs;
     if (cfg_.loss.switch_aux > 0) r.losses.push_back(switch_loss(probs, counts, cfg_.loss.switch_aux));
     if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
 

@@ -63,8 +63,11 @@ TEST_CASE("out-of-range values name the key and the allowed range") {
 
 TEST_CASE("unknown names list the known ones") {
   CHECK_THROWS_WITH_AS(parse(R"({"model": {"ffn": {"activation": "gelu2"}}})"),
-                       Contains("model.ffn.activation: unknown \"gelu2\" (known: gelu, gelu_tanh, relu, silu, swiglu)"), Error);
-  CHECK_THROWS_WITH_AS(parse(R"({"optim": {"type": "adam"}})"), Contains("optim.type: unknown \"adam\" (known: adamw, sgd)"), Error);
+                       Contains("model.ffn.activation: unknown \"gelu2\"; known: geglu, gelu, gelu_tanh, reglu, relu, silu, swiglu"),
+                       Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"optim": {"type": "adam"}})"), Contains("optim.type: unknown \"adam\"; known: adamw, sgd"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"ffn": {"type": "glu"}}})"), Contains("model.ffn.type: unknown \"glu\"; known: mlp, moe"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"model": {"ffn": {"type": "moe"}}})"), Contains("model.ffn.type: MoE layers are configured by model.moe"), Error);
   CHECK_THROWS_WITH_AS(parse(R"({"data": {"tokenizer": "bpe"}})"), Contains("data.tokenizer: unknown \"bpe\""), Error);
 }
 
