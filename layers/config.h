@@ -46,6 +46,7 @@ struct MoeLossConfig {
 
 struct MoeConfig {
   int num_experts = 0;  // 0 = a dense model
+  std::map<int, int> experts_by_layer;  // per-layer overrides of num_experts (grown by moelab expand)
   int top_k = 2;
   // Which layers are MoE: an explicit list, else a pattern ("DMDM", one letter per layer), else every
   // `every`-th layer from `offset` (offset -1 = every - 1: layers 1, 3, 5 ... for every = 2, like GLaM).
@@ -61,6 +62,10 @@ struct MoeConfig {
   MoeLossConfig loss;
 
   bool enabled() const { return num_experts > 0; }
+  int experts_at(int layer) const {
+    auto it = experts_by_layer.find(layer);
+    return it == experts_by_layer.end() ? num_experts : it->second;
+  }
   bool is_moe_layer(int layer, int n_layer) const;
 };
 

@@ -101,6 +101,7 @@ class Section {
     }
   }
   bool has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  const nlohmann::json& raw(const char* key) const { return j_.at(key); }
   // A free-form JSON object (settings of a registered component), kept as is.
   void read_object(const char* key, nlohmann::json& out) {
     known_.insert(key);
@@ -147,6 +148,24 @@ void one_of_registered(const std::string& where, const std::string& v, const std
 void parse_moe(Section s, nn::ModelConfig& mc) {
   nn::MoeConfig& m = mc.moe;
   s.read("num_experts", m.num_experts);
+  {
+    s.mark_known("experts_by_layer");
+    if (s.has("experts_by_layer")) {
+      const nlohmann::json& j = s.raw("experts_by_layer");
+      MOELAB_CHECK(j.is_object(), s.at("experts_by_layer"), ": expected {\"layer\": experts, ...}, got ", j.dump());
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        int layer = -1;
+        try {
+          layer = std::stoi(it.key());
+        } catch (const std::exception&) {
+        }
+        MOELAB_CHECK(layer >= 0 && layer < mc.n_layer && it.value().is_number_integer() && it.value().get<int>() >= 1,
+                     s.at("experts_by_layer"), ": \"", it.key(), "\": ", it.value().dump(),
+                     " (expected a layer index in [0, model.n_layer) and a count >= 1)");
+        m.experts_by_layer[layer] = it.value().get<int>();
+      }
+    }
+  }
   s.read("top_k", m.top_k);
   s.read_ints("layers", m.layers);
   s.read("pattern", m.pattern);
@@ -188,7 +207,9 @@ void parse_moe(Section s, nn::ModelConfig& mc) {
   require_range(m.num_experts >= 0, s.at("num_experts"), m.num_experts, ">= 0 (0 = dense)");
   if (!m.enabled()) return;
   one_of_registered(r.at("type"), m.router.type, nn::router_names());
-  require_range(m.top_k >= 1 && m.top_k <= m.num_experts, s.at("top_k"), m.top_k, "in [1, model.moe.num_experts]");
+  int min_experts = m.num_experts;
+  for (const auto& [layer, e] : m.experts_by_layer) min_experts = std::min(min_experts, e);
+  require_range(m.top_k >= 1 && m.top_k <= min_experts, s.at("top_k"), m.top_k, "in [1, model.moe.num_experts]");
   MOELAB_CHECK(m.router.type != "hash" || m.top_k == 1, s.at("top_k"), ": the hash router picks one expert (top_k 1), got ",
                m.top_k);
   MOELAB_CHECK(m.layers.empty() || m.pattern.empty(), s.at("pattern"), ": give model.moe.layers or model.moe.pattern, not both");
@@ -436,6 +457,11 @@ json moe_json(const nn::MoeConfig& m) {
                       {"load", m.loss.load}}}};
   for (const auto& [name, coef] : m.loss.extra) j["loss"][name] = coef;
   if (!m.layers.empty()) j["layers"] = m.layers;
+  if (!m.experts_by_layer.empty()) {
+    json by = json::object();
+    for (const auto& [layer, e] : m.experts_by_layer) by[std::to_string(layer)] = e;
+    j["experts_by_layer"] = by;
+  }
   if (!m.pattern.empty()) j["pattern"] = m.pattern;
   return j;
 }

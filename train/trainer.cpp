@@ -43,7 +43,7 @@ struct RoutingWindows {
   std::vector<int> layers;
   std::vector<RoutingWindow> windows;
   RoutingWindows(nn::GPT& model, int64_t num_domains) : layers(model.moe_layers()) {
-    for (size_t i = 0; i < layers.size(); ++i) windows.emplace_back(model.config().moe.num_experts, num_domains);
+    for (int l : layers) windows.emplace_back(model.moe(l).num_experts(), num_domains);
   }
   void add(nn::GPT& model, const nn::ModelOutput& out, const Batch& b) {
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -131,11 +131,12 @@ double flops_per_token(const RunConfig& cfg, int vocab) {
     }
     // active experts per token: k for token choice, ec_factor on average for expert choice, all for soft
     const std::string& type = m.moe.router.type;
-    const double active = type == "soft" ? m.moe.num_experts : type == "expert_choice" ? m.moe.router.ec_factor : m.moe.top_k;
+    const double E = m.moe.experts_at(l);
+    const double active = type == "soft" ? E : type == "expert_choice" ? m.moe.router.ec_factor : m.moe.top_k;
     const double hidden = m.moe.expert_hidden > 0 ? m.moe.expert_hidden : m.ffn.mult * d;
     const double shared_hidden = m.moe.shared_hidden > 0 ? m.moe.shared_hidden : hidden;
     params += active * ffn_params(hidden) + m.moe.shared_experts * ffn_params(shared_hidden);
-    if (type != "hash") params += m.moe.num_experts * d * (type == "noisy_topk" ? 2 : 1);  // router
+    if (type != "hash") params += E * d * (type == "noisy_topk" ? 2 : 1);  // router
   }
   return 6 * params + 12 * m.n_layer * m.block_size * d;
 }

@@ -8,7 +8,8 @@ namespace moelab::nn {
 
 MoE::MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng)
     : cfg_(cfg.moe), layer_(layer), route_rng_(seed, 1000 + static_cast<uint64_t>(layer)) {
-  const MoeConfig& m = cfg.moe;
+  cfg_.num_experts = cfg.moe.experts_at(layer);  // this layer's own count from here on
+  const MoeConfig& m = cfg_;
   MOELAB_CHECK(m.num_experts >= 1, "moe: num_experts must be >= 1");
   const int64_t d = cfg.n_embd;
   const int64_t hidden = m.expert_hidden > 0 ? m.expert_hidden : int64_t{cfg.ffn.mult} * d;

@@ -40,6 +40,7 @@ class MoE : public FeedForward {
   void set_collect_stats(bool on) { collect_stats_ = on; }
   Rng& route_rng() { return route_rng_; }
   int64_t capacity_for(int64_t tokens, bool training) const;
+  int64_t num_experts() const { return cfg_.num_experts; }
 
  private:
   MoeConfig cfg_;
