@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "train/config.h"
+#include "train/report.h"
 #include "train/trainer.h"
 
 namespace {
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "Show the BLAS library, kernel set, self-check and threads");
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
-  app.footer("Examples:\n  moelab train configs/default.json\n  moelab train configs/shakespeare_char.json --set data.train=data/tinyshakespeare.txt\n  moelab eval runs/default\n  moelab generate runs/default --prompt \"Q: \" --tokens 200\n  moelab bench model configs/shakespeare_char.json --threads 2");
+  app.footer("Examples:\n  moelab train configs/default.json\n  moelab train configs/shakespeare_char.json --set data.train=data/tinyshakespeare.txt\n  moelab eval runs/default\n  moelab generate runs/default --prompt \"Q: \" --tokens 200\n  moelab report runs/switch runs/aux_free --out report.html\n  moelab bench model configs/shakespeare_char.json --threads 2");
   CLI::App* bench_kernels = bench->add_subcommand("kernels", "GFLOP/s of matmul vs raw sgemm; GB/s of elementwise, "
                                                              "softmax, layernorm vs memcpy; at 1 and 2 threads");
   moelab::bench::KernelBenchOptions kb;
@@ -83,6 +84,18 @@ int main(int argc, char** argv) {
   gen->add_option("--top-k", gopts.top_k, "Sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
   gen->add_option("--seed", gopts.seed, "Sampling seed");
 
+  // report
+  CLI::App* report = app.add_subcommand(
+      "report", "Compare runs' metrics.jsonl in one self-contained HTML page (inline SVG): loss curves, routing "
+                "balance, expert-load heatmaps, domain x expert matrices, a summary table");
+  moelab::train::ReportOptions ropts;
+  report->add_option("runs", ropts.runs, "Run folders, each with metrics.jsonl; runs are named by folder")
+      ->required();
+  report->add_option("--out", ropts.out, "HTML file to write (replaced atomically)")->capture_default_str();
+  report->add_option("--csv", ropts.csv_dir,
+                     "Also write train.csv, eval.csv, routing.csv, domain_expert.csv in this folder (docs/metrics.md)");
+  report->footer("Unreadable lines of metrics.jsonl are skipped with a warning naming file and line.");
+
   // bench CONFIG
   CLI::App* bench_model = bench->add_subcommand("model", "Time training steps of a config on random tokens");
   moelab::train::BenchOptions bopts;
@@ -109,6 +122,13 @@ int main(int argc, char** argv) {
     }
     if (*eval) moelab::train::run_eval(ckpt, eopts, std::cout);
     if (*gen) std::cout << moelab::train::run_generate(ckpt, gopts) << "\n";
+    if (*report) {
+      const moelab::train::ReportResult r = moelab::train::write_report(ropts, std::cerr);
+      std::cout << "wrote " << r.html_path;
+      for (const std::string& f : r.csv_files) std::cout << ", " << f;
+      if (r.skipped_lines > 0) std::cout << " (" << r.skipped_lines << " unreadable line(s) skipped)";
+      std::cout << "\n";
+    }
     if (*bench_model) moelab::train::run_bench(moelab::train::load_config(config_path, sets), bopts, std::cout);
   } catch (const moelab::Error& e) {
     std::fprintf(stderr, "moelab: error: %s\n", e.what());
