@@ -28,7 +28,7 @@ nlohmann::json reference_config(const nn::ModelConfig& m) {
 }  // namespace
 
 void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimizer* opt, const RunConfig& cfg,
-                     const Tokenizer& tok, const TrainState& state) {
+                     const Tokenizer& tok, const TrainState& state, const nlohmann::json& extra) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   MOELAB_CHECK(fs::is_directory(dir), "checkpoint: cannot create folder ", dir,
@@ -43,6 +43,7 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
                          {"tokenizer", tok.to_json()},
                          {"step", state.step},
                          {"sampler_counter", state.sampler_counter}};
+  if (extra.is_object()) side.update(extra);
   // Optimizer first, sidecar last: the sidecar's step names a complete checkpoint.
   write_safetensors(dir + "/model.safetensors", weights);
   if (opt) {
@@ -86,6 +87,7 @@ LoadedModel load_checkpoint(const std::string& path) {
     out.tokenizer = Tokenizer::from_json(side.at("tokenizer"));
     out.state.step = side.at("step").get<int64_t>();
     out.state.sampler_counter = side.value("sampler_counter", uint64_t{0});
+    out.sidecar = side;
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint: " + side_path + ": " + e.what());
   } catch (const Error& e) {

@@ -17,11 +17,14 @@ struct TrainState {
   uint64_t sampler_counter = 0;  // position of the training batch RNG
 };
 
+// `extra` is merged into the model.json sidecar (e.g. the "expanded" record of moelab expand).
 void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimizer* opt, const RunConfig& cfg,
-                     const Tokenizer& tok, const TrainState& state);
+                     const Tokenizer& tok, const TrainState& state,
+                     const nlohmann::json& extra = nlohmann::json::object());
 
 struct LoadedModel {
   RunConfig config;
+  nlohmann::json sidecar;  // model.json as written
   Tokenizer tokenizer;
   std::unique_ptr<nn::GPT> model;
   TrainState state;

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "train/config.h"
+#include "train/expand.h"
 #include "train/report.h"
 #include "train/trainer.h"
 
@@ -96,6 +97,29 @@ int main(int argc, char** argv) {
                      "Also write train.csv, eval.csv, routing.csv, domain_expert.csv in this folder (docs/metrics.md)");
   report->footer("Unreadable lines of metrics.jsonl are skipped with a warning naming file and line.");
 
+  // expand
+  CLI::App* expand = app.add_subcommand(
+      "expand", "Grow an MoE checkpoint's experts (Lifelong-MoE) or turn dense FFN layers into MoE (sparse upcycling)");
+  moelab::train::ExpandOptions xopts;
+  expand->add_option("checkpoint", xopts.checkpoint, "Run folder or its model.safetensors")->required();
+  expand->add_option("--out", xopts.out, "New run folder (checkpoint at step 0)")->required();
+  expand->add_option("--add-experts", xopts.add_experts, "Experts (and router rows) to add to each chosen MoE layer")
+      ->check(CLI::PositiveNumber);
+  expand->add_option("--to-moe", xopts.to_moe, "Upcycle: E experts, each a copy of the layer's dense MLP")
+      ->check(CLI::PositiveNumber);
+  expand->add_option("--layers", xopts.layers, "Layers to change (default: every MoE layer / every dense layer)");
+  expand->add_option("--expert-init", xopts.expert_init, "New experts: copy (expert e mod E_old, + noise) or fresh")
+      ->capture_default_str();
+  expand->add_option("--noise", xopts.noise, "Relative noise on copied tensors (default 0.01 growing, 0 upcycling)");
+  expand->add_option("--router-init", xopts.router_init,
+                     "New router rows: unrouted (never chosen at step 0; admitted by bias balancing), copy, fresh")
+      ->capture_default_str();
+  expand->add_option("--admit-rate", xopts.admit_rate, "unrouted: bias balancing rate that admits new experts")
+      ->capture_default_str();
+  expand->add_option("--topk", xopts.top_k, "Upcycle: experts per token (gates renormalised)")->capture_default_str();
+  expand->add_option("--router-std", xopts.router_std, "Upcycle: router init std")->capture_default_str();
+  expand->add_option("--seed", xopts.seed, "Noise and init seed")->capture_default_str();
+
   // bench CONFIG
   CLI::App* bench_model = bench->add_subcommand("model", "Time training steps of a config on random tokens");
   moelab::train::BenchOptions bopts;
@@ -129,6 +153,7 @@ int main(int argc, char** argv) {
       if (r.skipped_lines > 0) std::cout << " (" << r.skipped_lines << " unreadable line(s) skipped)";
       std::cout << "\n";
     }
+    if (*expand) moelab::train::run_expand(xopts, std::cout);
     if (*bench_model) moelab::train::run_bench(moelab::train::load_config(config_path, sets), bopts, std::cout);
   } catch (const moelab::Error& e) {
     std::fprintf(stderr, "moelab: error: %s\n", e.what());
