@@ -42,6 +42,9 @@ Var glu(const Var& x, kernels::Activation act);
 // softmax.cpp: over the last dim
 Var softmax(const Var& x);
 Var log_softmax(const Var& x);
+// kl_div.cpp: T^2 * mean over rows of KL(softmax(teacher/T) || softmax(student/T)); the teacher is a
+// constant (no gradient). Output regularisation toward a previous model (Lifelong-MoE).
+Var kl_div(const Var& student_logits, const Tensor& teacher_logits, float temperature = 1.f);
 // cross_entropy.cpp: mean over rows of -log softmax(logits)[target]; logits [..., V], targets [...]
 Var cross_entropy(const Var& logits, const IndexTensor& targets);
 

@@ -22,6 +22,7 @@ struct Parameter {
   Var var;
   Role role;
   bool frozen = false;
+  int64_t frozen_rows = 0;  // the first rows are frozen (e.g. old router rows after growing experts)
 };
 
 struct NamedParameter {

@@ -22,7 +22,8 @@ std::vector<Chunk> chunks_of(const std::vector<ParamRef>& params, bool with_grad
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].frozen || (with_grad_only && !params[i].var.has_grad())) continue;
     const int64_t n = params[i].var.numel();
-    for (int64_t b = 0; b < n; b += kChunk) out.push_back({i, b, std::min(n, b + kChunk)});
+    const int64_t first = params[i].frozen_rows > 0 ? params[i].frozen_rows * (n / params[i].var.size(0)) : 0;
+    for (int64_t b = first; b < n; b += kChunk) out.push_back({i, b, std::min(n, b + kChunk)});
   }
   return out;
 }
@@ -128,7 +129,8 @@ void SGD::step(float lr, float grad_scale) {
     float* b = buf_[i].data();
     const float* g = p.var.has_grad() ? p.var.grad().data() : nullptr;
     const float wd = p.decay ? cfg_.weight_decay : 0.f, mu = cfg_.momentum;
-    for (int64_t j = 0; j < p.var.numel(); ++j) {
+    const int64_t first = p.frozen_rows > 0 ? p.frozen_rows * (p.var.numel() / p.var.size(0)) : 0;
+    for (int64_t j = first; j < p.var.numel(); ++j) {
       const float gj = (g ? g[j] * grad_scale : 0.f) + wd * w[j];
       b[j] = mu * b[j] + gj;
       w[j] -= lr * b[j];

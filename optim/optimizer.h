@@ -18,6 +18,7 @@ struct ParamRef {
   Var var;
   bool decay = true;
   bool frozen = false;
+  int64_t frozen_rows = 0;  // leading rows (of dim 0) left exactly as they are: no update, decay or state change
 };
 
 class Optimizer {

@@ -362,6 +362,21 @@ RunConfig parse_config(const json& j) {
     require_range(oc.momentum >= 0 && oc.momentum < 1, o.at("momentum"), oc.momentum, "in [0, 1)");
     require_range(oc.grad_clip >= 0, o.at("grad_clip"), oc.grad_clip, ">= 0 (0 = off)");
   }
+  {
+    Section s = root.sub("lifelong");
+    LifelongConfig& l = c.lifelong;
+    s.read("init_from", l.init_from);
+    s.read("freeze_old_experts", l.freeze_old_experts);
+    s.read("freeze_old_router_rows", l.freeze_old_router_rows);
+    s.read("freeze_non_expert", l.freeze_non_expert);
+    s.read("kl_weight", l.kl_weight);
+    s.read("kl_temperature", l.kl_temperature);
+    s.read("teacher", l.teacher);
+    require_range(l.kl_weight >= 0, s.at("kl_weight"), l.kl_weight, ">= 0");
+    require_range(l.kl_temperature > 0, s.at("kl_temperature"), l.kl_temperature, "> 0");
+    MOELAB_CHECK(!l.init_from.empty() || (l.kl_weight == 0 && l.teacher.empty()), s.at("init_from"),
+                 ": a lifelong stage (kl_weight, teacher) needs init_from");
+  }
   return c;
 }
 
@@ -508,7 +523,15 @@ json to_json(const RunConfig& c) {
                 {"weight_decay", c.optim.weight_decay},
                 {"momentum", c.optim.momentum},
                 {"grad_clip", c.optim.grad_clip},
-                {"params", c.optim.params}}}};
+                {"params", c.optim.params}}},
+              {"lifelong",
+               {{"init_from", c.lifelong.init_from},
+                {"freeze_old_experts", c.lifelong.freeze_old_experts},
+                {"freeze_old_router_rows", c.lifelong.freeze_old_router_rows},
+                {"freeze_non_expert", c.lifelong.freeze_non_expert},
+                {"kl_weight", c.lifelong.kl_weight},
+                {"kl_temperature", c.lifelong.kl_temperature},
+                {"teacher", c.lifelong.teacher}}}};
 }
 
 }  // namespace moelab::train

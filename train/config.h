@@ -42,11 +42,24 @@ struct OptimConfig {
   nlohmann::json params = nlohmann::json::object();  // free-form settings for a registered optimizer
 };
 
+// A Lifelong-MoE stage (docs/lifelong.md): continue from an expanded checkpoint, freeze what the
+// previous stage learned, and keep the outputs close to the previous model's.
+struct LifelongConfig {
+  std::string init_from;                // checkpoint to start from (its model config and tokenizer are used)
+  bool freeze_old_experts = true;       // experts that existed before `moelab expand`
+  bool freeze_old_router_rows = true;   // their router rows (a slice of router.weight)
+  bool freeze_non_expert = false;       // attention, embeddings, norms, dense FFNs
+  double kl_weight = 0;                 // lambda of T^2 KL(teacher || student) on the new data
+  double kl_temperature = 1;
+  std::string teacher;                  // previous-stage model; default: the checkpoint expand started from
+};
+
 struct RunConfig {
   nn::ModelConfig model;
   DataConfig data;
   LoopConfig train;
   OptimConfig optim;
+  LifelongConfig lifelong;
   nlohmann::json source;            // the JSON as given (after --set), for the checkpoint sidecar
 };
 

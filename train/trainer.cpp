@@ -30,7 +30,7 @@ namespace {
 std::vector<optim::ParamRef> param_refs(nn::GPT& model) {
   std::vector<optim::ParamRef> refs;
   for (auto& np : model.named_parameters())
-    refs.push_back({np.name, np.param->var, nn::decays(np.param->role), np.param->frozen});
+    refs.push_back({np.name, np.param->var, nn::decays(np.param->role), np.param->frozen, np.param->frozen_rows});
   return refs;
 }
 

@@ -59,3 +59,15 @@ TEST_CASE("noisy_topk_load: Phi of the margin to the k-th / (k+1)-th noisy logit
   CHECK_GRADCHECK([](const VarList& v) { return ops::noisy_topk_load(v[0], v[1], v[2], 2); }, {c, n, s});
   CHECK_THROWS_AS(ops::noisy_topk_load(clean, noisy, sd, 3), moelab::Error);
 }
+
+TEST_CASE("kl_div: zero for equal logits, a hand value, gradcheck at two temperatures") {
+  Tensor t = randn({3, 5}, 9);
+  CHECK(ops::kl_div(Var(t.clone()), t, 1.f).item() == doctest::Approx(0.0).epsilon(1e-7));
+  // two classes: p = softmax([0, 0]) = [.5, .5], q = softmax([log 3, 0]) = [.75, .25]
+  Var k = ops::kl_div(Var(Tensor::from({1, 2}, {std::log(3.f), 0.f})), Tensor::from({1, 2}, {0.f, 0.f}), 1.f);
+  CHECK(k.item() == doctest::Approx(0.5 * std::log(0.5 / 0.75) + 0.5 * std::log(0.5 / 0.25)).epsilon(1e-6));
+  for (float T : {1.f, 2.f}) {
+    CAPTURE(T);
+    CHECK_GRADCHECK([&](const VarList& v) { return ops::kl_div(v[0], t, T); }, {randn({3, 5}, 10)});
+  }
+}
