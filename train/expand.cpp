@@ -32,19 +32,6 @@ void copy_rows(const Tensor& dst, const Tensor& src, int64_t dst_row, int64_t sr
 
 std::string layer_prefix(int l) { return "transformer.h." + std::to_string(l) + "."; }
 
-// "transformer.h.3.moe.experts.7.c_fc.weight" -> {3, 7, "c_fc.weight"}; false if not an expert tensor
-bool parse_expert_name(const std::string& name, int* layer, int* expert, std::string* rest) {
-  const std::string a = "transformer.h.", b = ".moe.experts.";
-  if (name.rfind(a, 0) != 0) return false;
-  const size_t pb = name.find(b);
-  if (pb == std::string::npos) return false;
-  *layer = std::stoi(name.substr(a.size(), pb - a.size()));
-  const size_t pe = name.find('.', pb + b.size());
-  *expert = std::stoi(name.substr(pb + b.size(), pe - pb - b.size()));
-  *rest = name.substr(pe + 1);
-  return true;
-}
-
 std::map<std::string, Tensor> tensors_of(nn::GPT& m) {
   std::map<std::string, Tensor> t;
   for (auto& np : m.named_parameters()) t[np.name] = np.param->var.value();
@@ -179,6 +166,18 @@ void upcycle(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
 }
 
 }  // namespace
+
+bool parse_expert_name(const std::string& name, int* layer, int* expert, std::string* rest) {
+  const std::string a = "transformer.h.", b = ".moe.experts.";
+  if (name.rfind(a, 0) != 0) return false;
+  const size_t pb = name.find(b);
+  if (pb == std::string::npos) return false;
+  *layer = std::stoi(name.substr(a.size(), pb - a.size()));
+  const size_t pe = name.find('.', pb + b.size());
+  *expert = std::stoi(name.substr(pb + b.size(), pe - pb - b.size()));
+  *rest = name.substr(pe + 1);
+  return true;
+}
 
 void run_expand(const ExpandOptions& o, std::ostream& log) {
   MOELAB_CHECK((o.add_experts > 0) != (o.to_moe > 0), "expand: give exactly one of --add-experts N or --to-moe E");

@@ -29,4 +29,7 @@ struct ExpandOptions {
 
 void run_expand(const ExpandOptions& opts, std::ostream& log);
 
+// "transformer.h.3.moe.experts.7.c_fc.weight" -> layer 3, expert 7, "c_fc.weight"; false otherwise.
+bool parse_expert_name(const std::string& name, int* layer, int* expert, std::string* rest);
+
 }  // namespace moelab::train

@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/balance.h"
 #include "train/data.h"
+#include "train/lifelong.h"
 #include "train/optimizers.h"
 #include "train/safetensors.h"
 
@@ -155,7 +156,14 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     MOELAB_CHECK(fs::exists(out_dir + "/model.json"), "--resume: no checkpoint in ", out_dir);
     resumed = std::make_unique<LoadedModel>(load_checkpoint(out_dir));
   }
-  Corpus corpus = build_corpus(cfg.data, resumed ? &resumed->tokenizer : nullptr);
+  // a lifelong stage continues a checkpoint: its model config and tokenizer
+  std::unique_ptr<LoadedModel> init;
+  if (!cfg.lifelong.init_from.empty()) {
+    init = std::make_unique<LoadedModel>(load_checkpoint(cfg.lifelong.init_from));
+    cfg.model = init->config.model;
+    log << "lifelong: model and tokenizer from " << cfg.lifelong.init_from << " (its model config replaces this one's)\n";
+  }
+  Corpus corpus = build_corpus(cfg.data, resumed ? &resumed->tokenizer : init ? &init->tokenizer : nullptr);
   cfg.model.vocab_size = corpus.tokenizer.vocab_size();
   const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
   MOELAB_CHECK(static_cast<int64_t>(corpus.train.tokens.size()) > T, "data: the training split has ",
@@ -167,6 +175,23 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   // 2. model and optimizer
   nn::GPT model(cfg.model, cfg.train.seed);
   warn_if_not_causal(model, log);
+  if (init) {
+    if (!resumed) {
+      const std::string file = init->dir + "/model.safetensors";
+      load_parameters(model, read_safetensors(file).tensors, file);
+    }
+    apply_lifelong_freezing(model, cfg.lifelong, init->sidecar, log);  // before the optimizer sees the params
+  }
+  std::unique_ptr<LoadedModel> teacher;
+  if (init && cfg.lifelong.kl_weight > 0) {
+    const std::string path = teacher_path(cfg.lifelong, init->sidecar);
+    teacher = std::make_unique<LoadedModel>(load_checkpoint(path));
+    MOELAB_CHECK(teacher->tokenizer.vocab_size() == corpus.tokenizer.vocab_size(), "lifelong.teacher: ", path,
+                 " has vocab ", teacher->tokenizer.vocab_size(), ", the student ", corpus.tokenizer.vocab_size());
+    teacher->model->set_training(false);
+    log << "lifelong: output regularisation toward " << path << " (kl_weight " << cfg.lifelong.kl_weight
+        << ", temperature " << cfg.lifelong.kl_temperature << ")\n";
+  }
   auto opt = make_optimizer(model, cfg.optim);
   TrainState state;
   if (resumed) {
@@ -235,7 +260,19 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
     const double loss = out.loss.item();
     if (cfg.train.routing_metrics) train_routing.add(model, out, batch);
-    autograd::backward(out.total);
+    autograd::Var objective = out.total;
+    double kl = NAN;
+    if (teacher) {  // Lifelong-MoE: stay close to the previous model's outputs on the new data
+      Tensor teacher_logits;
+      {
+        autograd::NoGrad no_grad;
+        teacher_logits = teacher->model->forward(batch.ids).logits.value();
+      }
+      autograd::Var k = ops::kl_div(out.logits, teacher_logits, static_cast<float>(cfg.lifelong.kl_temperature));
+      kl = k.item();
+      objective = ops::add(objective, ops::scale(k, static_cast<float>(cfg.lifelong.kl_weight)));
+    }
+    autograd::backward(objective);
     const double grad_norm = optim::grad_norm(opt->params());
     opt->step(lr, optim::clip_scale(grad_norm, cfg.optim.grad_clip));
     opt->zero_grad();
@@ -248,6 +285,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       nlohmann::json row{{"step", step + 1}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
                          {"tokens_per_s", tps}};
       if (!out.aux.empty()) row.update(aux_metrics(out));
+      if (teacher) row["kl"] = kl;
       if (cfg.train.routing_metrics && !train_routing.layers.empty()) row["moe"] = train_routing.take(model);
       metrics << row.dump() << "\n";
       const double elapsed = std::chrono::duration<double>(now - t_start).count();
