@@ -35,7 +35,7 @@ def summarize(path):
 
 def main():
     runs = [summarize(p) for p in sys.argv[1:] if os.path.exists(os.path.join(p, "metrics.jsonl"))]
-    print("| run | val loss | CV | MaxVio (worst layer) | drop % | dead experts | load entropy (max %.2f) | token entropy | domain MI (nats) |"
+    print("| run | val loss | CV | MaxVio (worst layer) | drop %% | dead experts | load entropy (max %.2f) | token entropy | domain MI (nats) |"
           % runs[0]["logE"])
     print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:

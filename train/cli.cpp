@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   moelab::train::EvalOptions eopts;
   eval->add_option("checkpoint", ckpt, "Run folder or its model.safetensors")->required();
   eval->add_option("--data", eopts.data, "Text files or folders, one loss each (default: the run's val split)");
+  eval->add_option("--val-of", eopts.val_of,
+                   "Run folders: the val split of each one's data, one loss each (e.g. an earlier stage's data)");
   eval->add_option("--batch", eopts.batch, "Rows per batch")->check(CLI::PositiveNumber);
   eval->add_option("--batches", eopts.batches, "Batches (consecutive windows from the start)")->check(CLI::PositiveNumber);
   eval->add_option("--dump-tokens", eopts.dump_tokens, "Write the first dataset's evaluated tokens (uint16 LE)");

@@ -315,17 +315,28 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
 std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, std::ostream& out) {
   LoadedModel lm = load_checkpoint(ckpt);
   std::vector<std::pair<std::string, TokenStream>> sets;
-  if (opts.data.empty()) {
+  if (opts.data.empty() && opts.val_of.empty()) {
     Corpus c = build_corpus(lm.config.data, &lm.tokenizer);
     sets.emplace_back("val split of the run's data", std::move(c.val));
-  } else {
-    for (const std::string& p : opts.data) {
-      DataConfig d = lm.config.data;
-      d.train = {p};
-      d.val.clear();
-      d.val_fraction = 0;
-      sets.emplace_back(p, build_corpus(d, &lm.tokenizer).train);
+  }
+  for (const std::string& p : opts.data) {
+    DataConfig d = lm.config.data;
+    d.train = {p};
+    d.val.clear();
+    d.val_fraction = 0;
+    sets.emplace_back(p, build_corpus(d, &lm.tokenizer).train);
+  }
+  for (const std::string& run : opts.val_of) {  // another run's held-out data (e.g. an earlier stage's)
+    const std::string side = (fs::is_directory(run) ? run : fs::path(run).parent_path().string()) + "/model.json";
+    std::ifstream in(side);
+    MOELAB_CHECK(in, "eval --val-of: cannot open ", side);
+    RunConfig other;
+    try {
+      other = parse_config(nlohmann::json::parse(in).at("config"));
+    } catch (const std::exception& e) {
+      throw Error("eval --val-of: " + side + ": " + e.what());
     }
+    sets.emplace_back("val split of " + run, build_corpus(other.data, &lm.tokenizer).val);
   }
   const int64_t T = lm.config.model.block_size;
   std::vector<double> losses;

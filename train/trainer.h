@@ -16,7 +16,9 @@ struct TrainOptions {
 double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream& log);
 
 struct EvalOptions {
-  std::vector<std::string> data;  // empty: the checkpoint config's val split
+  std::vector<std::string> data;  // text files/folders, one loss each
+  std::vector<std::string> val_of;  // run folders: the val split of each one's data config, one loss each
+  // neither: the checkpoint config's own val split
   int batch = 12;
   int batches = 10;
   std::string dump_tokens;        // write the evaluated tokens here (uint16 LE) for the PyTorch reference
