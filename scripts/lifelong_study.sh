@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Lifelong-MoE study (docs/lifelong.md): stage A = tinyshakespeare, stage B = the fortunes
 # corpus; B three ways (naive fine-tuning, expand + freeze, expand + freeze + KL). Prints the table
-# of losses on A and B and the forgetting. About 10-15 minutes on 2 cores.
+# of losses on A and B and the forgetting. About 10 minutes on 2 cores.
 # Usage: bash scripts/lifelong_study.sh [PATH/TO/tinyshakespeare.txt] [--threads N]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -38,6 +38,7 @@ class ExpertChoiceRouter : public LinearRouter {
     r.gates = ops::reshape(probs, {N * E_});
     r.probs = probs.value();
     r.logits = logits;
+    r.probs_are_softmax_of_logits = true;
     r.prob = probs;
     if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
     return r;

@@ -76,13 +76,26 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
   if (r.probs.defined()) {
     const int64_t E = cfg_.num_experts;
     stats_.mean_prob.assign(E, 0.0);
+    const bool softmax_logits = r.probs_are_softmax_of_logits && r.logits.defined() && r.logits.shape() == r.probs.shape();
     double h = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t e = 0; e < E; ++e) {
-        const float p = r.probs[n * E + e];
-        stats_.mean_prob[e] += p;
-        if (p > 0) h -= p * std::log(p);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* p = r.probs.data() + n * E;
+      for (int64_t e = 0; e < E; ++e) stats_.mean_prob[e] += p[e];
+      if (softmax_logits) {
+        // p = softmax(l): H = lse - sum p l, and lse = l_j - log p_j at the largest p_j (one log per token)
+        const float* l = r.logits.data() + n * E;
+        int64_t j = 0;
+        double pl = 0;
+        for (int64_t e = 0; e < E; ++e) {
+          pl += static_cast<double>(p[e]) * l[e];
+          if (p[e] > p[j]) j = e;
+        }
+        h += l[j] - std::log(static_cast<double>(p[j])) - pl;
+      } else {
+        for (int64_t e = 0; e < E; ++e)
+          if (p[e] > 0) h -= p[e] * std::log(p[e]);
       }
+    }
     for (double& p : stats_.mean_prob) p /= static_cast<double>(N);
     stats_.mean_token_entropy = h / static_cast<double>(N);
   }

@@ -31,6 +31,7 @@ struct Routing {
   bool capacity_applies = true;                  // false when the router fixes each expert's load itself
   Tensor probs;                                  // [N, E] routing distribution, for metrics (may be undefined)
   Var logits, prob;                              // [N, E] differentiable, for aux losses (learned routers)
+  bool probs_are_softmax_of_logits = false;      // lets metrics get entropies with one log per token
   std::vector<AuxLoss> losses;
 };
 

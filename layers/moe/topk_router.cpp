@@ -70,6 +70,7 @@ class TopKRouter : public LinearRouter {
     }
     r.probs = probs.value();
     r.logits = logits;
+    r.probs_are_softmax_of_logits = true;
     r.prob = probs;
     if (cfg_.loss.switch_aux > 0) r.losses.push_back(switch_loss(probs, counts, cfg_.loss.switch_aux));
     if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));

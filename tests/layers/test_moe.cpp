@@ -410,3 +410,17 @@ TEST_CASE("MoE forward and backward are bitwise identical with 1 and 2 threads")
   REQUIRE(one.size() == two.size());
   CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
 }
+
+TEST_CASE("routing stats: the one-log-per-token entropy equals -sum p log p") {
+  nn::ModelConfig cfg = moe_config(6, 2, "topk");
+  Rng rng(31);
+  nn::MoE moe(cfg, 1, 5, rng);
+  randomize(moe, 900, 1.5f);
+  Tensor x = randn({20, 8}, 32);
+  forward(moe, x);
+  nn::Routing r = moe.router->route(Var(x), nn::RouteContext{nullptr, false, &moe.route_rng(), 1});
+  double h = 0;
+  for (int64_t i = 0; i < r.probs.numel(); ++i)
+    if (r.probs[i] > 0) h -= r.probs[i] * std::log(double(r.probs[i]));
+  CHECK(moe.last_stats().mean_token_entropy == doctest::Approx(h / 20).epsilon(1e-5));
+}

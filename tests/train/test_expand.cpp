@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -124,5 +125,30 @@ TEST_CASE("expand --to-moe: sparse upcycling equals the dense model at step 0 (t
   bad.out = fresh_dir("moelab_upcycle_bad");
   bad.add_experts = 2;
   CHECK_THROWS_WITH_AS(train::run_expand(bad, std::cerr), doctest::Contains("has no MoE layer"), moelab::Error);
+  fs::remove_all(a);
+}
+
+TEST_CASE("expand errors: a dense layer, and a checkpoint whose config does not match its tensors") {
+  std::string text = "abcdefghijklmnopqrstuvwxyz ,.";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  const std::string a = fresh_dir("moelab_expand_err");
+  save_model(a, R"({"n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 12,
+                    "moe": {"num_experts": 3, "top_k": 1, "every": 2}})", tok);
+  train::ExpandOptions o;
+  o.checkpoint = a;
+  o.out = fresh_dir("moelab_expand_err_out");
+  o.add_experts = 1;
+  o.layers = {0};
+  CHECK_THROWS_WITH_AS(train::run_expand(o, std::cerr), doctest::Contains("layer 0 is not an MoE layer"), moelab::Error);
+  CHECK_FALSE(fs::exists(o.out));  // nothing written
+  // the sidecar claims 4 experts, the tensors hold 3
+  nlohmann::json side = nlohmann::json::parse(std::ifstream(a + "/model.json"));
+  side["config"]["model"]["moe"]["num_experts"] = 4;
+  std::ofstream(a + "/model.json") << side.dump();
+  o.layers.clear();
+  CHECK_THROWS_WITH_AS(train::run_expand(o, std::cerr),
+                       doctest::Contains("model.safetensors: missing tensor transformer.h.1.moe.experts.3.c_fc.bias (the "
+                                         "checkpoint is from another architecture)"),
+                       moelab::Error);
   fs::remove_all(a);
 }

@@ -89,5 +89,16 @@ TEST_CASE("lifelong stage: frozen tensors and row slices are bitwise unchanged, 
     CHECK(j["kl"].get<double>() >= 0);
   }
   CHECK(kl_rows == 2);
+  // forgetting is one command: the stage-B model on both stages' held-out data
+  train::EvalOptions eo;
+  eo.val_of = {(dir / "A").string(), (dir / "B").string()};
+  eo.batch = 2;
+  eo.batches = 2;
+  std::ostringstream eval_out;
+  const std::vector<double> losses = train::run_eval((dir / "B").string(), eo, eval_out);
+  REQUIRE(losses.size() == 2);
+  CHECK(eval_out.str().find("val split of " + (dir / "A").string()) != std::string::npos);
+  CHECK(losses[0] != losses[1]);
+  CHECK(losses[0] > 0);
   fs::remove_all(dir);
 }
