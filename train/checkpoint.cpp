@@ -1,5 +1,6 @@
 #include "train/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,7 +35,13 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
   MOELAB_CHECK(fs::is_directory(dir), "checkpoint: cannot create folder ", dir,
                ec ? ": " + ec.message() : std::string(" (a file is in the way?)"));
   SafeTensors weights;
-  for (const auto& np : model.named_parameters()) weights.tensors[np.name] = np.param->var.value();
+  for (const auto& np : model.named_parameters()) {
+    const Tensor& v = np.param->var.value();
+    for (int64_t i = 0; i < v.numel(); ++i)
+      MOELAB_CHECK(std::isfinite(v[i]), "checkpoint: refusing to write ", dir, ": ", np.name, " holds a non-finite value",
+                   " at index ", i, " (the previous checkpoint is kept)");
+    weights.tensors[np.name] = v;
+  }
   for (const auto& nb : model.named_buffers()) weights.tensors[nb.name] = *nb.tensor;
   weights.metadata = {{"format", "pt"}, {"config", reference_config(model.config()).dump()}};
   nlohmann::json side = {{"moelab_version", MOELAB_VERSION_STRING},

@@ -313,6 +313,8 @@ RunConfig parse_config(const json& j) {
     t.read("threads", l.threads);
     t.read("checkpoint_interval", l.checkpoint_interval);
     t.read("routing_metrics", l.routing_metrics);
+    t.read("max_bad_steps", l.max_bad_steps);
+    require_range(l.max_bad_steps >= 1, t.at("max_bad_steps"), l.max_bad_steps, ">= 1");
     t.read("out_dir", l.out_dir);
     require_range(l.batch_size >= 1, t.at("batch_size"), l.batch_size, ">= 1");
     require_range(l.max_iters >= 0, t.at("max_iters"), l.max_iters, ">= 0");
@@ -510,6 +512,7 @@ json to_json(const RunConfig& c) {
                 {"threads", c.train.threads},
                 {"checkpoint_interval", c.train.checkpoint_interval},
                 {"routing_metrics", c.train.routing_metrics},
+                {"max_bad_steps", c.train.max_bad_steps},
                 {"out_dir", c.train.out_dir}}},
               {"optim",
                {{"type", c.optim.type},

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -104,6 +105,39 @@ void warn_if_not_causal(nn::GPT& model, std::ostream& log) {
              "so the LM loss can leak future information (docs/moe.md)\n";
       return;
     }
+}
+
+// SIGINT / SIGTERM while training: finish the current step, save a checkpoint, return normally.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+class StopSignals {  // installs the handlers for the duration of a training run
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  int received() const { return g_stop_signal; }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+// The name of the first parameter whose gradient holds NaN or Inf ("none" if all are finite).
+std::string first_non_finite_grad(const std::vector<optim::ParamRef>& params) {
+  for (const optim::ParamRef& p : params) {
+    if (!p.var.has_grad()) continue;
+    const float* g = p.var.grad().data();
+    for (int64_t i = 0; i < p.var.numel(); ++i)
+      if (!std::isfinite(g[i])) return p.name;
+  }
+  return "none";
 }
 
 void apply_threads(int threads) {
@@ -240,6 +274,8 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   const auto t_start = clock_type::now();
   auto t_last = t_start;
   int64_t tokens_since = 0;
+  int bad_steps = 0;
+  StopSignals stop;
   for (int64_t step = state.step;; ++step) {
     if (step % cfg.train.eval_interval == 0 || step == cfg.train.max_iters) {
       val_loss = mean_loss(model, val_batches, cfg.train.routing_metrics ? &eval_routing : nullptr);
@@ -272,8 +308,26 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       kl = k.item();
       objective = ops::add(objective, ops::scale(k, static_cast<float>(cfg.lifelong.kl_weight)));
     }
+    const double objective_value = objective.item();
     autograd::backward(objective);
     const double grad_norm = optim::grad_norm(opt->params());
+    if (!std::isfinite(objective_value) || !std::isfinite(grad_norm)) {
+      // a bad step changes nothing: no update, no optimizer state, no checkpoint
+      const std::string param = first_non_finite_grad(opt->params());
+      const std::string what = std::isfinite(objective_value) ? "gradient" : "loss";
+      ++bad_steps;
+      log << "step " << step + 1 << ": non-finite " << what << " (first non-finite gradient: " << param
+          << "); step skipped, " << bad_steps << " in a row\n";
+      metrics << nlohmann::json{{"step", step + 1}, {"skipped", true}, {"non_finite", what}, {"param", param}}.dump()
+              << "\n" << std::flush;
+      opt->zero_grad();
+      MOELAB_CHECK(bad_steps < cfg.train.max_bad_steps, "training: ", bad_steps,
+                   " consecutive steps with a non-finite loss or gradient (last at step ", step + 1,
+                   ", first non-finite gradient: ", param, "); aborting (train.max_bad_steps = ",
+                   cfg.train.max_bad_steps, "); checkpoints already in ", out_dir, " are untouched");
+      continue;
+    }
+    bad_steps = 0;
     opt->step(lr, optim::clip_scale(grad_norm, cfg.optim.grad_clip));
     opt->zero_grad();
     tokens_since += B * T;
@@ -306,6 +360,13 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     }
     if (cfg.train.checkpoint_interval > 0 && (step + 1) % cfg.train.checkpoint_interval == 0)
       save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter()});
+    if (stop.received()) {
+      metrics << std::flush;
+      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter()});
+      log << (tty ? "\n" : "") << "interrupted by signal " << stop.received() << " after step " << step + 1
+          << ": checkpoint saved in " << out_dir << "; continue with --resume\n";
+      return val_loss;
+    }
   }
   save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {cfg.train.max_iters, sampler.counter()});
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";

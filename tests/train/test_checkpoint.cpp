@@ -1,6 +1,7 @@
 // Checkpoints: save -> load is bitwise; the eval loss is reproduced exactly; bad files are clear errors.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -139,5 +140,21 @@ TEST_CASE("an MoE checkpoint (bias balancing buffer included) round-trips bitwis
   moelab::autograd::NoGrad ng;
   lm.model->set_training(false);
   CHECK(lm.model->forward(ids, tgt).total.item() == before);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a model holding NaN is never written; the previous checkpoint stays loadable") {
+  const std::string dir = temp_dir("moelab_ckpt_nan");
+  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})"));
+  std::string text = "abcdefg";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  cfg.model.vocab_size = tok.vocab_size();
+  moelab::nn::GPT model(cfg.model, 1);
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {1, 0});
+  model.find_parameter("transformer.h.0.attn.c_proj.weight")->var.value()[5] = std::nanf("");
+  CHECK_THROWS_WITH_AS(train::save_checkpoint(dir, model, nullptr, cfg, tok, {2, 0}),
+                       Contains("transformer.h.0.attn.c_proj.weight holds a non-finite value at index 5"), Error);
+  train::LoadedModel lm = train::load_checkpoint(dir);
+  CHECK(lm.state.step == 1);
   fs::remove_all(dir);
 }
