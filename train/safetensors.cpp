@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -40,7 +41,32 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
 }
 
-void write_safetensors(const std::string& path, const SafeTensors& st) {
+namespace {
+// FNV-1a over 64-bit little-endian words, then the tail bytes: a cheap guard against truncated or
+// bit-flipped tensor data (not a cryptographic hash).
+std::string data_checksum(const char* data, size_t size) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+  }
+  for (; i < size; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 0x100000001b3ULL;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+constexpr const char* kChecksumKey = "moelab_data_fnv64";
+}  // namespace
+
+void write_safetensors(const std::string& path, const SafeTensors& st_in) {
+  SafeTensors st = st_in;
+  {  // checksum of the data section, as it will be laid out
+    std::string data;
+    for (const auto& [name, t] : st.tensors) data.append(reinterpret_cast<const char*>(t.data()), t.numel() * 4);
+    st.metadata[kChecksumKey] = data_checksum(data.data(), data.size());
+  }
   nlohmann::json header = nlohmann::json::object();
   size_t offset = 0;
   for (const auto& [name, t] : st.tensors) {
@@ -110,7 +136,7 @@ SafeTensors read_safetensors(const std::string& path) {
     if (name == "__metadata__") {
       MOELAB_CHECK(info.is_object(), "checkpoint: ", path, ": __metadata__ is not an object");
       for (auto m = info.begin(); m != info.end(); ++m)
-        if (m.value().is_string()) st.metadata[m.key()] = m.value().get<std::string>();
+        if (m.value().is_string() && m.key() != kChecksumKey) st.metadata[m.key()] = m.value().get<std::string>();
       continue;
     }
     const std::string where = "checkpoint: " + path + ": tensor " + name;
@@ -143,6 +169,14 @@ SafeTensors read_safetensors(const std::string& path) {
       }
     }
     st.tensors[name] = t;
+  }
+  if (header.contains("__metadata__") && header["__metadata__"].is_object() &&
+      header["__metadata__"].contains(kChecksumKey)) {
+    const std::string want = header["__metadata__"][kChecksumKey].is_string()
+                                 ? header["__metadata__"][kChecksumKey].get<std::string>() : "?";
+    const std::string got = data_checksum(data, data_size);
+    MOELAB_CHECK(want == got, "checkpoint: ", path, ": tensor data checksum ", got, " does not match the recorded ", want,
+                 " (the file is corrupted or was changed after it was written)");
   }
   return st;
 }

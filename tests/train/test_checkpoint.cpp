@@ -69,6 +69,11 @@ TEST_CASE("corrupt or truncated safetensors files give errors naming the file") 
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
+  std::string flipped = bytes;
+  flipped[flipped.size() - 3] ^= 0x10;  // one bit of tensor data
+  std::ofstream(path, std::ios::binary) << flipped;
+  CHECK_THROWS_WITH_AS(train::read_safetensors(path),
+                       Contains((path + ": tensor data checksum").c_str()), Error);
   std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() - 5);  // truncated data
   CHECK_THROWS_WITH_AS(train::read_safetensors(path), Contains((path + ": tensor w: data_offsets").c_str()), Error);
   std::ofstream(path, std::ios::binary) << bytes.substr(0, 6);
