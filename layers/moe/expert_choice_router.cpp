@@ -36,11 +36,7 @@ class ExpertChoiceRouter : public LinearRouter {
         r.assignments.push_back({n, static_cast<int32_t>(i), static_cast<int32_t>(n * E_ + i)});
       }
     r.gates = ops::reshape(probs, {N * E_});
-    r.probs = probs.value();
-    r.logits = logits;
-    r.probs_are_softmax_of_logits = true;
-    r.prob = probs;
-    if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
+    record_softmax(r, logits, probs);
     return r;
   }
 

@@ -48,6 +48,12 @@ struct RouterArgs {
   Rng& init_rng;
 };
 
+// Loss helpers shared by routers (exact formulas in docs/moe.md).
+// Switch: coef * E * sum_i f_i P_i, f_i = counts_i / sum(counts) (no gradient), P_i = mean_n probs[n, i].
+AuxLoss switch_loss(const Var& probs, const std::vector<int64_t>& counts, double coef);
+// z-loss: coef * mean_n logsumexp(logits[n])^2
+AuxLoss z_loss(const Var& logits, double coef);
+
 // A router with a learned linear gate `weight` [E, d] (checkpoint name ...moe.router.weight, no bias),
 // initialised N(0, 0.02) unless the router says otherwise.
 class LinearRouter : public Router {
@@ -60,6 +66,15 @@ class LinearRouter : public Router {
     weight = register_parameter("weight", zero_init ? Tensor::zeros({E_, a.dim}) : normal({E_, a.dim}, 0.02f, a.init_rng),
                                 Role::Router);
   }
+  // For p = softmax(logits): records both on the routing (metrics, registered aux losses) and
+  // adds the router z-loss when configured.
+  void record_softmax(Routing& r, const Var& logits, const Var& probs) const {
+    r.probs = probs.value();
+    r.logits = logits;
+    r.prob = probs;
+    r.probs_are_softmax_of_logits = true;
+    if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
+  }
   MoeConfig cfg_;
   int64_t E_, k_;
 };
@@ -70,11 +85,5 @@ void register_router(const std::string& name, RouterFactory factory);
 std::shared_ptr<Router> make_router(const std::string& name, const RouterArgs& args);
 std::vector<std::string> router_names();
 bool has_router(const std::string& name);
-
-// Loss helpers shared by routers (exact formulas in docs/moe.md).
-// Switch: coef * E * sum_i f_i P_i, f_i = counts_i / sum(counts) (no gradient), P_i = mean_n probs[n, i].
-AuxLoss switch_loss(const Var& probs, const std::vector<int64_t>& counts, double coef);
-// z-loss: coef * mean_n logsumexp(logits[n])^2
-AuxLoss z_loss(const Var& logits, double coef);
 
 }  // namespace moelab::nn

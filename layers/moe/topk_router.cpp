@@ -68,12 +68,8 @@ class TopKRouter : public LinearRouter {
       for (int64_t j = 0; j < k_; ++j)
         for (int64_t n = 0; n < N; ++n) add(n, j);
     }
-    r.probs = probs.value();
-    r.logits = logits;
-    r.probs_are_softmax_of_logits = true;
-    r.prob = probs;
     if (cfg_.loss.switch_aux > 0) r.losses.push_back(switch_loss(probs, counts, cfg_.loss.switch_aux));
-    if (cfg_.loss.z > 0) r.losses.push_back(z_loss(logits, cfg_.loss.z));
+    record_softmax(r, logits, probs);
 
     if (bias_balance.defined() && ctx.training) {
       const double mean = static_cast<double>(N * k_) / E_;
