@@ -47,16 +47,21 @@ struct RoutingWindows {
   RoutingWindows(nn::GPT& model, int64_t num_domains) : layers(model.moe_layers()) {
     for (int l : layers) windows.emplace_back(model.moe(l).num_experts(), num_domains);
   }
+  double seconds = 0;  // time spent on routing metrics (layers' stats + windows + JSON)
   void add(nn::GPT& model, const nn::ModelOutput& out, const Batch& b) {
+    const auto t0 = clock_type::now();
     for (size_t i = 0; i < layers.size(); ++i) {
+      seconds += model.moe(layers[i]).last_stats().collect_seconds;
       std::vector<std::pair<std::string, double>> aux;
       for (const nn::LayerAuxLoss& a : out.aux)
         if (a.layer == layers[i]) aux.emplace_back(a.name, a.value.item());
       windows[i].add(model.moe(layers[i]).last_stats(), b.domains, aux);
     }
+    seconds += std::chrono::duration<double>(clock_type::now() - t0).count();
   }
   // {"h1": {...}, ...} and a fresh window
   nlohmann::json take(nn::GPT& model) {
+    const auto t0 = clock_type::now();
     nlohmann::json j = nlohmann::json::object();
     for (size_t i = 0; i < layers.size(); ++i) {
       std::vector<float> bias;
@@ -65,6 +70,7 @@ struct RoutingWindows {
       j["h" + std::to_string(layers[i])] = windows[i].to_json(bias);
       windows[i].reset();
     }
+    seconds += std::chrono::duration<double>(clock_type::now() - t0).count();
     return j;
   }
 };
@@ -370,6 +376,13 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   }
   save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {cfg.train.max_iters, sampler.counter()});
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
+  if (cfg.train.routing_metrics && !train_routing.layers.empty()) {
+    const double train_seconds = std::chrono::duration<double>(clock_type::now() - t_start).count();
+    char line[160];
+    std::snprintf(line, sizeof line, "routing metrics: %.3f s of %.1f s training (%.2f%%)\n", train_routing.seconds,
+                  train_seconds, 100.0 * train_routing.seconds / std::max(train_seconds, 1e-9));
+    log << line;
+  }
   return val_loss;
 }
 

@@ -2,6 +2,7 @@
 
 #include "layers/moe/aux_losses.h"
 
+#include <chrono>
 #include <cmath>
 
 namespace moelab::nn {
@@ -69,10 +70,12 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
   stats_.assigned_token.clear();
   stats_.assigned_expert.clear();
   stats_.losses.clear();
+  stats_.collect_seconds = 0;
   if (!collect_stats_) {
     if (aux) aux->insert(aux->end(), r.losses.begin(), r.losses.end());
     return ops::reshape(y, shape);
   }
+  const auto t0 = std::chrono::steady_clock::now();
   if (r.probs.defined()) {
     const int64_t E = cfg_.num_experts;
     stats_.mean_prob.assign(E, 0.0);
@@ -106,6 +109,7 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
     stats_.assigned_expert[a] = r.assignments[a].expert;
   }
   for (const AuxLoss& a : r.losses) stats_.losses.emplace_back(a.name, a.value.item());
+  stats_.collect_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (aux) aux->insert(aux->end(), r.losses.begin(), r.losses.end());
   return ops::reshape(y, shape);
 }

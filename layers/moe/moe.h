@@ -20,6 +20,7 @@ struct MoeStats {
   double mean_token_entropy = 0; // mean over tokens of the routing distribution's entropy (nats)
   std::vector<int32_t> assigned_token, assigned_expert;  // every assignment before capacity
   std::vector<std::pair<std::string, double>> losses;  // weighted aux losses by name
+  double collect_seconds = 0;    // time this forward spent computing these stats (the metrics' cost)
 };
 
 class MoE : public FeedForward {
