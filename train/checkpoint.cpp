@@ -49,7 +49,8 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
                          {"vocab_size", model.config().vocab_size},
                          {"tokenizer", tok.to_json()},
                          {"step", state.step},
-                         {"sampler_counter", state.sampler_counter}};
+                         {"sampler_counter", state.sampler_counter},
+                         {"rng_counters", state.rng_counters}};
   if (extra.is_object()) side.update(extra);
   // Optimizer first, sidecar last: the sidecar's step names a complete checkpoint.
   write_safetensors(dir + "/model.safetensors", weights);
@@ -94,6 +95,7 @@ LoadedModel load_checkpoint(const std::string& path) {
     out.tokenizer = Tokenizer::from_json(side.at("tokenizer"));
     out.state.step = side.at("step").get<int64_t>();
     out.state.sampler_counter = side.value("sampler_counter", uint64_t{0});
+    if (side.contains("rng_counters")) out.state.rng_counters = side.at("rng_counters").get<std::map<std::string, uint64_t>>();
     out.sidecar = side;
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint: " + side_path + ": " + e.what());

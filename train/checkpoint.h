@@ -2,6 +2,7 @@
 // layouts; __metadata__ carries the config in the PyTorch reference's field names),
 // model.json (run config, tokenizer, step, sampler position) and optimizer.safetensors.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,7 @@ namespace moelab::train {
 struct TrainState {
   int64_t step = 0;
   uint64_t sampler_counter = 0;  // position of the training batch RNG
+  std::map<std::string, uint64_t> rng_counters;  // the model's own streams: "dropout", "route.h1", ...
 };
 
 // `extra` is merged into the model.json sidecar (e.g. the "expanded" record of moelab expand).

@@ -146,6 +146,20 @@ std::string first_non_finite_grad(const std::vector<optim::ParamRef>& params) {
   return "none";
 }
 
+// The positions of the model's own RNG streams (dropout, router noise / random routing), so a
+// resumed run draws exactly what the uninterrupted run would have.
+std::map<std::string, uint64_t> model_rng_counters(nn::GPT& model) {
+  std::map<std::string, uint64_t> c{{"dropout", model.dropout_rng().counter()}};
+  for (int l : model.moe_layers()) c["route.h" + std::to_string(l)] = model.moe(l).route_rng().counter();
+  return c;
+}
+
+void set_model_rng_counters(nn::GPT& model, const std::map<std::string, uint64_t>& c) {
+  if (auto it = c.find("dropout"); it != c.end()) model.dropout_rng().set_counter(it->second);
+  for (int l : model.moe_layers())
+    if (auto it = c.find("route.h" + std::to_string(l)); it != c.end()) model.moe(l).route_rng().set_counter(it->second);
+}
+
 void apply_threads(int threads) {
   if (threads > 0) set_num_threads(threads);
 }
@@ -239,6 +253,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     load_parameters(model, read_safetensors(out_dir + "/model.safetensors").tensors, out_dir + "/model.safetensors");
     load_optimizer_state(out_dir, *opt);
     state = resumed->state;
+    set_model_rng_counters(model, state.rng_counters);
   }
   fs::create_directories(out_dir, ec);
   MOELAB_CHECK(fs::is_directory(out_dir), "train.out_dir: cannot create ", out_dir, ": ", ec.message());
@@ -365,16 +380,16 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       tokens_since = 0;
     }
     if (cfg.train.checkpoint_interval > 0 && (step + 1) % cfg.train.checkpoint_interval == 0)
-      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter()});
+      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter(), model_rng_counters(model)});
     if (stop.received()) {
       metrics << std::flush;
-      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter()});
+      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter(), model_rng_counters(model)});
       log << (tty ? "\n" : "") << "interrupted by signal " << stop.received() << " after step " << step + 1
           << ": checkpoint saved in " << out_dir << "; continue with --resume\n";
       return val_loss;
     }
   }
-  save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {cfg.train.max_iters, sampler.counter()});
+  save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {cfg.train.max_iters, sampler.counter(), model_rng_counters(model)});
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
   if (cfg.train.routing_metrics && !train_routing.layers.empty()) {
     const double train_seconds = std::chrono::duration<double>(clock_type::now() - t_start).count();
