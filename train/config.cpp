@@ -314,6 +314,7 @@ RunConfig parse_config(const json& j) {
     t.read("checkpoint_interval", l.checkpoint_interval);
     t.read("routing_metrics", l.routing_metrics);
     t.read("max_bad_steps", l.max_bad_steps);
+    t.read("batch_offsets", l.batch_offsets);
     require_range(l.max_bad_steps >= 1, t.at("max_bad_steps"), l.max_bad_steps, ">= 1");
     t.read("out_dir", l.out_dir);
     require_range(l.batch_size >= 1, t.at("batch_size"), l.batch_size, ">= 1");
@@ -513,6 +514,7 @@ json to_json(const RunConfig& c) {
                 {"checkpoint_interval", c.train.checkpoint_interval},
                 {"routing_metrics", c.train.routing_metrics},
                 {"max_bad_steps", c.train.max_bad_steps},
+                {"batch_offsets", c.train.batch_offsets},
                 {"out_dir", c.train.out_dir}}},
               {"optim",
                {{"type", c.optim.type},

@@ -29,7 +29,8 @@ struct LoopConfig {
   int threads = 0;                  // 0: OMP_NUM_THREADS or all cores
   int checkpoint_interval = 0;      // 0: only at the end
   bool routing_metrics = true;      // per-layer routing metrics in metrics.jsonl (docs/metrics.md)
-  int max_bad_steps = 5;            // abort after this many consecutive steps with a non-finite loss or gradient
+  int max_bad_steps = 5;
+  std::string batch_offsets;        // replay: int32 file of batch_size start offsets per step (cross-framework checks)            // abort after this many consecutive steps with a non-finite loss or gradient
   std::string out_dir = "runs/default";
 };
 

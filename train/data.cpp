@@ -116,6 +116,17 @@ Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng) {
   return b;
 }
 
+Batch batch_at(const TokenStream& s, const int32_t* starts, int64_t B, int64_t T) {
+  Batch b{IndexTensor::empty({B, T}), IndexTensor::empty({B, T}), {}};
+  for (int64_t r = 0; r < B; ++r) {
+    MOELAB_CHECK(starts[r] >= 0 && starts[r] + T < static_cast<int64_t>(s.tokens.size()), "data: replayed offset ",
+                 starts[r], " does not leave a window of ", T + 1, " tokens in ", s.tokens.size());
+    std::copy_n(s.tokens.begin() + starts[r], T, b.ids.data() + r * T);
+    std::copy_n(s.tokens.begin() + starts[r] + 1, T, b.targets.data() + r * T);
+  }
+  return b;
+}
+
 Batch sequential_batch(const TokenStream& s, int64_t B, int64_t T, int64_t i) {
   const int64_t need = (i + 1) * B * T + 1;
   MOELAB_CHECK(static_cast<int64_t>(s.tokens.size()) >= need, "data: batch ", i, " of ", B, "x", T, " needs ", need,

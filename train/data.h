@@ -40,6 +40,8 @@ struct Batch {
 };
 // B random windows of T + 1 tokens (seeded, uniform over start positions).
 Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng);
+// Row b = the window starting at starts[b] (replaying another framework's batch sequence).
+Batch batch_at(const TokenStream& s, const int32_t* starts, int64_t B, int64_t T);
 // Batch i, row b = the window starting at (i*B + b)*T (the PyTorch reference's eval layout).
 Batch sequential_batch(const TokenStream& s, int64_t B, int64_t T, int64_t i);
 

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 
@@ -266,6 +268,17 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     train_eval_batches.push_back(sample_batch(corpus.train, B, T, eval_rng));
   Rng sampler(cfg.train.seed, 2);
   sampler.set_counter(state.sampler_counter);
+  std::vector<int32_t> replay;  // train.batch_offsets: another run's batch starts, step by step
+  if (!cfg.train.batch_offsets.empty()) {
+    std::ifstream f(cfg.train.batch_offsets, std::ios::binary);
+    MOELAB_CHECK(f, "train.batch_offsets: cannot open ", cfg.train.batch_offsets);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    replay.resize(bytes.size() / 4);
+    std::memcpy(replay.data(), bytes.data(), replay.size() * 4);
+    MOELAB_CHECK(static_cast<int64_t>(replay.size()) >= int64_t{cfg.train.max_iters} * B, "train.batch_offsets: ",
+                 cfg.train.batch_offsets, " holds ", replay.size(), " offsets, ", cfg.train.max_iters, " steps of ", B,
+                 " need ", int64_t{cfg.train.max_iters} * B);
+  }
 
   std::ofstream metrics(out_dir + "/metrics.jsonl", opts.resume ? std::ios::app : std::ios::trunc);
   MOELAB_CHECK(metrics, "train.out_dir: cannot write ", out_dir, "/metrics.jsonl");
@@ -313,7 +326,8 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     if (step >= cfg.train.max_iters) break;
 
     const float lr = optim::lr_at(cfg.optim.schedule, step);
-    Batch batch = sample_batch(corpus.train, B, T, sampler);
+    Batch batch = replay.empty() ? sample_batch(corpus.train, B, T, sampler)
+                                 : batch_at(corpus.train, replay.data() + step * B, B, T);
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
     const double loss = out.loss.item();
     if (cfg.train.routing_metrics) train_routing.add(model, out, batch);

@@ -12,6 +12,7 @@
 
 #include "autograd/tape.h"
 #include "layers/moe/aux_losses.h"
+#include "train/data.h"
 #include "train/safetensors.h"
 #include "train/trainer.h"
 
@@ -113,5 +114,29 @@ TEST_CASE("SIGINT during training: the step finishes, a checkpoint is saved at t
   void (*after)(int) = std::signal(SIGINT, before);
   const bool restored = after == before;  // the caller's handler is back
   CHECK(restored);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("train.batch_offsets replays given windows; a short file is an error naming it") {
+  moelab::train::TokenStream s;
+  for (int i = 0; i < 50; ++i) s.tokens.push_back(i);
+  const int32_t starts[2] = {3, 40};
+  train::Batch b = train::batch_at(s, starts, 2, 5);
+  CHECK(b.ids[0] == 3);
+  CHECK(b.targets[4] == 8);
+  CHECK(b.ids[5] == 40);
+  const int32_t bad[1] = {46};
+  CHECK_THROWS_WITH_AS(train::batch_at(s, bad, 1, 5), doctest::Contains("replayed offset 46"), moelab::Error);
+  moelab::nn::register_aux_loss("test_nan", nan_injector);
+  g_nan_calls.clear();
+  const fs::path dir = fs::temp_directory_path() / "moelab_replay";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "offsets.bin", std::ios::binary).write(reinterpret_cast<const char*>(starts), sizeof starts);
+  train::RunConfig cfg = config(dir, 4, 3);
+  cfg.train.batch_offsets = (dir / "offsets.bin").string();
+  std::ostringstream log;
+  CHECK_THROWS_WITH_AS(train::run_training(cfg, {}, log), doctest::Contains("holds 2 offsets, 4 steps of 2 need 8"),
+                       moelab::Error);
   fs::remove_all(dir);
 }
