@@ -2,6 +2,7 @@
 // and backward side by side; the arithmetic itself is in core/kernels. Shape errors name the op
 // and the shapes involved.
 #pragma once
+#include <memory>
 #include <optional>
 
 #include "autograd/tape.h"
@@ -98,7 +99,8 @@ Var noisy_topk_load(const Var& clean, const Var& noisy, const Var& stddev, int64
 struct ExpertVars {
   Var fc_w, fc_b, proj_w, proj_b;
 };
-Var moe_experts(const Var& x, const kernels::DispatchPlan& plan, const Var& gates,
+// The plan is shared with the backward closure (no copy per step).
+Var moe_experts(const Var& x, std::shared_ptr<const kernels::DispatchPlan> plan, const Var& gates,
                 const std::vector<ExpertVars>& experts, const kernels::ExpertMlpShape& shape);
 
 }  // namespace moelab::ops

@@ -45,15 +45,15 @@ kernels::ExpertGrads expert_grads(const ExpertVars& ev) {
 const float* data_or_null(const Var& v) { return v.defined() ? v.data() : nullptr; }
 }  // namespace
 
-Var moe_experts(const Var& x, const kernels::DispatchPlan& plan_in, const Var& gates,
+Var moe_experts(const Var& x, std::shared_ptr<const kernels::DispatchPlan> plan, const Var& gates,
                 const std::vector<ExpertVars>& experts, const kernels::ExpertMlpShape& shape) {
   const int64_t d = shape.dim, h = shape.hidden, f = shape.fc_out();
   MOELAB_CHECK(x.dim() == 2 && x.size(1) == d, "moe_experts: input must be [tokens, ", d, "], got ",
                shape_str(x.shape()));
-  MOELAB_CHECK(plan_in.n_tokens == x.size(0), "moe_experts: plan for ", plan_in.n_tokens, " tokens, input has ",
+  MOELAB_CHECK(plan->n_tokens == x.size(0), "moe_experts: plan for ", plan->n_tokens, " tokens, input has ",
                x.size(0));
-  MOELAB_CHECK(static_cast<int64_t>(experts.size()) == plan_in.n_experts, "moe_experts: plan for ",
-               plan_in.n_experts, " experts, got ", experts.size());
+  MOELAB_CHECK(static_cast<int64_t>(experts.size()) == plan->n_experts, "moe_experts: plan for ",
+               plan->n_experts, " experts, got ", experts.size());
   for (size_t e = 0; e < experts.size(); ++e) {
     const ExpertVars& ev = experts[e];
     const bool shapes_ok = ev.fc_w.shape() == Shape{f, d} && ev.proj_w.shape() == Shape{d, h};
@@ -62,10 +62,9 @@ Var moe_experts(const Var& x, const kernels::DispatchPlan& plan_in, const Var& g
                  ", expected [", f, ", ", d, "] and [", d, ", ", h, "]");
   }
   const int64_t G = gates.defined() ? gates.numel() : 0;
-  for (int32_t gi : plan_in.gate_index)
+  for (int32_t gi : plan->gate_index)
     MOELAB_CHECK(!gates.defined() || (gi >= 0 && gi < G), "moe_experts: gate index ", gi, " outside [0, ", G, ")");
 
-  auto plan = std::make_shared<const kernels::DispatchPlan>(plan_in);
   const int64_t N = x.size(0), R = plan->rows();
   std::vector<kernels::ExpertWeights> w;
   for (const ExpertVars& ev : experts)

@@ -46,13 +46,15 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
   Routing r = router->route(xf, ctx);
 
   const int64_t cap = r.capacity_applies ? capacity_for(N, training()) : -1;
-  kernels::DispatchPlan plan = kernels::build_dispatch_plan(r.assignments, N, cfg_.num_experts, cap);
+  auto plan_ptr = std::make_shared<const kernels::DispatchPlan>(
+      kernels::build_dispatch_plan(r.assignments, N, cfg_.num_experts, cap));
+  const kernels::DispatchPlan& plan = *plan_ptr;
   std::vector<ops::ExpertVars> ev;
   for (size_t e = 0; e < experts->size(); ++e) {
     const MLP& m = (*experts)[e];
     ev.push_back({m.c_fc->weight, m.c_fc->bias, m.c_proj->weight, m.c_proj->bias});
   }
-  Var y = ops::moe_experts(xf, plan, r.gates, ev, shape_);
+  Var y = ops::moe_experts(xf, plan_ptr, r.gates, ev, shape_);
   for (const auto& [name, coef] : cfg_.loss.extra)
     if (coef > 0)
       r.losses.push_back({name, ops::scale(aux_loss(name)(AuxLossInput{xf, r, plan, cfg_.num_experts, cfg_.top_k}),

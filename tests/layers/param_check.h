@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gradcheck.h"
+#include "layers/config.h"
 #include "layers/module.h"
 
 namespace moelab::testing {
@@ -106,6 +107,17 @@ inline void check_all_params(nn::Module& m, const std::function<Var()>& f, doubl
     CHECK(r.checked > 0);
     CHECK(r.max_abs_numeric > min_grad);
   }
+}
+
+// The small GPT the layer tests build (vocab 11, 2 layers, 2 heads, d 8, block 6).
+inline nn::ModelConfig tiny_gpt_config() {
+  nn::ModelConfig cfg;
+  cfg.vocab_size = 11;
+  cfg.n_layer = 2;
+  cfg.n_head = 2;
+  cfg.n_embd = 8;
+  cfg.block_size = 6;
+  return cfg;
 }
 
 }  // namespace moelab::testing

@@ -28,16 +28,6 @@ using VarList = std::vector<Var>;
 
 namespace {
 
-nn::ModelConfig small_config() {
-  nn::ModelConfig cfg;
-  cfg.vocab_size = 11;
-  cfg.n_layer = 2;
-  cfg.n_head = 2;
-  cfg.n_embd = 8;
-  cfg.block_size = 6;
-  return cfg;
-}
-
 }  // namespace
 
 TEST_CASE("layers gradcheck: Linear (with and without bias) w.r.t. input, weight and bias") {
@@ -100,7 +90,7 @@ TEST_CASE("layers gradcheck: Norm layernorm and rmsnorm (with and without bias)"
 }
 
 TEST_CASE("layers gradcheck: CausalSelfAttention w.r.t. input and c_attn / c_proj") {
-  nn::ModelConfig cfg = small_config();
+  nn::ModelConfig cfg = tiny_gpt_config();
   Rng rng(2);
   nn::CausalSelfAttention attn(cfg, rng);
   randomize(attn, 30, 0.4f);
@@ -183,7 +173,7 @@ TEST_CASE("layers gradcheck: Block w.r.t. input and every parameter (layernorm a
   for (const char* norm : {"layernorm", "rmsnorm"}) {
     const std::string norm_name = norm;
     CAPTURE(norm_name);
-    nn::ModelConfig cfg = small_config();
+    nn::ModelConfig cfg = tiny_gpt_config();
     cfg.norm = norm;
     Rng rng(5), drop(6);
     nn::Block block(cfg, 0, 1, rng);
@@ -195,7 +185,7 @@ TEST_CASE("layers gradcheck: Block w.r.t. input and every parameter (layernorm a
 }
 
 TEST_CASE("layers gradcheck: whole tiny GPT cross-entropy w.r.t. wte (tied), wpe, attention, MLP and norms") {
-  nn::GPT model(small_config(), 7);
+  nn::GPT model(tiny_gpt_config(), 7);
   randomize(model, 60, 0.3f);
   IndexTensor ids = randint({2, 5}, 11, 61), targets = randint({2, 5}, 11, 62);
   auto loss = [&] { return model.forward(ids, targets).loss; };

@@ -9,6 +9,7 @@
 
 #include "gradcheck.h"
 #include "layers/gpt.h"
+#include "layers/param_check.h"
 
 using moelab::Error;
 using moelab::IndexTensor;
@@ -19,18 +20,9 @@ using moelab::autograd::Var;
 using moelab::testing::randint;
 namespace nn = moelab::nn;
 namespace ag = moelab::autograd;
+using moelab::testing::tiny_gpt_config;
 
 namespace {
-
-nn::ModelConfig tiny_config() {
-  nn::ModelConfig cfg;
-  cfg.vocab_size = 11;
-  cfg.n_layer = 2;
-  cfg.n_head = 2;
-  cfg.n_embd = 8;
-  cfg.block_size = 6;
-  return cfg;
-}
 
 struct Expected {
   std::string name;
@@ -91,7 +83,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 TEST_CASE("gpt: named parameters have the nanoGPT names, order, shapes and roles; lm_head is tied") {
-  nn::GPT model(tiny_config(), 42);
+  nn::GPT model(tiny_gpt_config(), 42);
   auto params = model.named_parameters();
   const auto expected = expected_tiny_params();
   REQUIRE(params.size() == expected.size());
@@ -174,7 +166,7 @@ TEST_CASE("gpt: initialisation statistics (N(0, 0.02), residual projections scal
 }
 
 TEST_CASE("gpt: the same seed gives identical parameters, a different seed different ones") {
-  nn::GPT a(tiny_config(), 123), b(tiny_config(), 123), c(tiny_config(), 124);
+  nn::GPT a(tiny_gpt_config(), 123), b(tiny_gpt_config(), 123), c(tiny_gpt_config(), 124);
   auto pa = a.named_parameters(), pb = b.named_parameters(), pc = c.named_parameters();
   REQUIRE(pa.size() == pb.size());
   REQUIRE(pa.size() == pc.size());
@@ -200,7 +192,7 @@ TEST_CASE("gpt: the same seed gives identical parameters, a different seed diffe
 }
 
 TEST_CASE("gpt: forward shapes, initial loss near log(V), input validation") {
-  nn::GPT model(tiny_config(), 1);
+  nn::GPT model(tiny_gpt_config(), 1);
   IndexTensor ids = randint({3, 5}, 11, 2), targets = randint({3, 5}, 11, 3);
   nn::ModelOutput out = model.forward(ids, targets);
   CHECK(shape_str(out.logits.shape()) == "[3,5,11]");
@@ -222,7 +214,7 @@ TEST_CASE("gpt: forward shapes, initial loss near log(V), input validation") {
 }
 
 TEST_CASE("gpt: freeze(prefix) freezes exactly the matching parameters and stops their gradients") {
-  nn::GPT model(tiny_config(), 5);
+  nn::GPT model(tiny_gpt_config(), 5);
   const std::string prefix = "transformer.h.0.";
   CHECK(model.freeze(prefix) == 12);
   int frozen = 0;
@@ -257,7 +249,7 @@ TEST_CASE("gpt: freeze(prefix) freezes exactly the matching parameters and stops
 }
 
 TEST_CASE("config: bias = false registers no bias parameters (linear or layernorm)") {
-  nn::ModelConfig cfg = tiny_config();
+  nn::ModelConfig cfg = tiny_gpt_config();
   cfg.bias = false;
   nn::GPT model(cfg, 3);
   auto params = model.named_parameters();
@@ -276,7 +268,7 @@ TEST_CASE("config: bias = false registers no bias parameters (linear or layernor
 }
 
 TEST_CASE("config: rmsnorm has only weight parameters; linear biases remain") {
-  nn::ModelConfig cfg = tiny_config();
+  nn::ModelConfig cfg = tiny_gpt_config();
   cfg.norm = "rmsnorm";
   nn::GPT model(cfg, 3);
   int norm_params = 0, bias_params = 0;
@@ -300,7 +292,7 @@ TEST_CASE("config: rmsnorm has only weight parameters; linear biases remain") {
 }
 
 TEST_CASE("config: swiglu doubles c_fc's output width; unknown activations are rejected") {
-  nn::ModelConfig cfg = tiny_config();
+  nn::ModelConfig cfg = tiny_gpt_config();
   cfg.ffn.activation = "swiglu";
   nn::GPT model(cfg, 3);
   const int64_t d = 8;
@@ -323,16 +315,16 @@ TEST_CASE("config: swiglu doubles c_fc's output width; unknown activations are r
 
   cfg.ffn.activation = "tanh";
   CHECK_THROWS_AS(nn::GPT(cfg, 3), Error);
-  cfg = tiny_config();
+  cfg = tiny_gpt_config();
   cfg.n_head = 3;  // 8 % 3 != 0
   CHECK_THROWS_AS(nn::GPT(cfg, 3), Error);
-  cfg = tiny_config();
+  cfg = tiny_gpt_config();
   cfg.vocab_size = 0;
   CHECK_THROWS_AS(nn::GPT(cfg, 3), Error);
 }
 
 TEST_CASE("dropout is active in training mode only; set_training reaches every submodule") {
-  nn::ModelConfig cfg = tiny_config();
+  nn::ModelConfig cfg = tiny_gpt_config();
   cfg.dropout = 0.5f;
   nn::GPT model(cfg, 3);
   IndexTensor ids = randint({2, 5}, 11, 4);

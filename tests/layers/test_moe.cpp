@@ -107,7 +107,7 @@ TEST_CASE("moe_experts op: gradcheck w.r.t. input, gates and every expert weight
         [&](const std::vector<Var>& v) {
           std::vector<ops::ExpertVars> ev;
           for (int64_t e = 0; e < E; ++e) ev.push_back({v[2 + 4 * e], v[3 + 4 * e], v[4 + 4 * e], v[5 + 4 * e]});
-          return ops::moe_experts(v[0], plan, v[1], ev, shape);
+          return ops::moe_experts(v[0], std::make_shared<const DispatchPlan>(plan), v[1], ev, shape);
         },
         inputs);
   }
