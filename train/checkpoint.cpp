@@ -1,6 +1,12 @@
 #include "train/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -26,13 +32,74 @@ nlohmann::json reference_config(const nn::ModelConfig& m) {
   }
   return j;
 }
+
+// Files of one checkpoint carry its step; a mix (older layouts wrote the files side by side) is refused.
+void check_same_checkpoint(const SafeTensors& st, int64_t step, const std::string& file, const std::string& side_path) {
+  auto it = st.metadata.find("checkpoint_step");
+  if (it == st.metadata.end()) return;  // written before the field existed
+  MOELAB_CHECK(it->second == std::to_string(step), "checkpoint: ", file, " is from step ", it->second, " but ",
+               side_path, " is from step ", step, " (files from different checkpoints)");
+}
+
+void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: the data files themselves were fsynced
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// `link` -> `target`, replacing whatever is at `link` in one rename (a reader sees the old or the
+// new link, never none).
+void replace_symlink(const fs::path& link, const std::string& target) {
+  const fs::path tmp = link.parent_path() / (".tmp-" + link.filename().string() + "-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_symlink(target, tmp, ec);
+  MOELAB_CHECK(!ec, "checkpoint: cannot create the link ", tmp.string(), ": ", ec.message());
+  fs::rename(tmp, link, ec);
+  if (ec) {
+    fs::remove(tmp);
+    throw Error("checkpoint: cannot replace " + link.string() + ": " + ec.message());
+  }
+}
+
+// "step_00000500" or "step_00000500.2" -> (500, 2); anything else -> (-1, 0)
+std::pair<int64_t, int> checkpoint_order(const std::string& name) {
+  int64_t step = -1;
+  int copy = 1;
+  if (std::sscanf(name.c_str(), "step_%" SCNd64 ".%d", &step, &copy) < 1 || name.rfind("step_", 0) != 0) return {-1, 0};
+  return {step, copy};
+}
+
+std::vector<fs::path> checkpoint_folders(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (e.is_directory() && checkpoint_order(e.path().filename().string()).first >= 0) out.push_back(e.path());
+  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
+    return checkpoint_order(a.filename().string()) < checkpoint_order(b.filename().string());
+  });
+  return out;
+}
+
+// Removes the oldest checkpoint folders beyond `keep` (0: keep all), never the one `latest` names.
+void prune_checkpoints(const fs::path& run, const fs::path& current, int keep) {
+  if (keep <= 0) return;
+  std::vector<fs::path> all = checkpoint_folders(run / "checkpoints");
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) {
+    if (all[i].filename() == current.filename()) continue;
+    std::error_code ec;
+    fs::remove_all(all[i], ec);  // a failure only leaves an extra folder behind
+  }
+}
 }  // namespace
 
 void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimizer* opt, const RunConfig& cfg,
                      const Tokenizer& tok, const TrainState& state, const nlohmann::json& extra) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  MOELAB_CHECK(fs::is_directory(dir), "checkpoint: cannot create folder ", dir,
+  const fs::path run(dir), root = run / "checkpoints";
+  fs::create_directories(root, ec);
+  MOELAB_CHECK(fs::is_directory(root), "checkpoint: cannot create folder ", root.string(),
                ec ? ": " + ec.message() : std::string(" (a file is in the way?)"));
   SafeTensors weights;
   for (const auto& np : model.named_parameters()) {
@@ -43,7 +110,9 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
     weights.tensors[np.name] = v;
   }
   for (const auto& nb : model.named_buffers()) weights.tensors[nb.name] = *nb.tensor;
-  weights.metadata = {{"format", "pt"}, {"config", reference_config(model.config()).dump()}};
+  weights.metadata = {{"format", "pt"},
+                      {"config", reference_config(model.config()).dump()},
+                      {"checkpoint_step", std::to_string(state.step)}};
   nlohmann::json side = {{"moelab_version", MOELAB_VERSION_STRING},
                          {"config", to_json(cfg)},
                          {"vocab_size", model.config().vocab_size},
@@ -52,15 +121,65 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
                          {"sampler_counter", state.sampler_counter},
                          {"rng_counters", state.rng_counters}};
   if (extra.is_object()) side.update(extra);
-  // Optimizer first, sidecar last: the sidecar's step names a complete checkpoint.
-  write_safetensors(dir + "/model.safetensors", weights);
-  if (opt) {
-    SafeTensors os;
-    os.tensors = opt->state();
-    os.metadata = {{"step", std::to_string(opt->steps())}};
-    write_safetensors(dir + "/optimizer.safetensors", os);
+
+  // The three files go into a hidden folder that is renamed into place whole, then `latest` is
+  // re-pointed in one rename: a kill at any moment leaves the previous checkpoint complete and current.
+  char name[64];
+  std::snprintf(name, sizeof name, "step_%08lld", static_cast<long long>(state.step));
+  std::string final_name = name;
+  for (int copy = 2; fs::exists(root / final_name); ++copy) final_name = std::string(name) + "." + std::to_string(copy);
+  const fs::path tmp = root / (".tmp-" + final_name + "-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  try {
+    fs::create_directory(tmp);
+    write_safetensors((tmp / "model.safetensors").string(), weights);
+    if (opt) {
+      SafeTensors os;
+      os.tensors = opt->state();
+      os.metadata = {{"step", std::to_string(opt->steps())}, {"checkpoint_step", std::to_string(state.step)}};
+      write_safetensors((tmp / "optimizer.safetensors").string(), os);
+    }
+    write_file_atomic((tmp / "model.json").string(), side.dump(2) + "\n");
+    fsync_dir(tmp);
+    fs::rename(tmp, root / final_name);
+  } catch (const std::exception& e) {
+    fs::remove_all(tmp, ec);
+    throw Error(std::string("checkpoint: cannot save step ") + std::to_string(state.step) + " in " + dir + ": " +
+                e.what() + " (the previous checkpoint is kept)");
   }
-  write_file_atomic(dir + "/model.json", side.dump(2) + "\n");
+  fsync_dir(root);
+  replace_symlink(run / "latest", "checkpoints/" + final_name);
+  // Stable top-level names for other tools (torch_moe.py eval --ckpt RUN/model.safetensors).
+  for (const char* file : {"model.safetensors", "model.json", "optimizer.safetensors"}) {
+    const fs::path link = run / file;
+    if (fs::exists(root / final_name / file)) {
+      if (!fs::is_symlink(link) || fs::read_symlink(link) != fs::path("latest") / file)
+        replace_symlink(link, (fs::path("latest") / file).string());
+    } else if (fs::is_symlink(link) || fs::exists(link)) {
+      fs::remove(link, ec);  // e.g. no optimizer state in this checkpoint: a stale one must not pair with it
+    }
+  }
+  fsync_dir(run);
+  prune_checkpoints(run, root / final_name, cfg.train.keep_checkpoints);
+}
+
+std::string checkpoint_dir(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const fs::path latest = fs::path(path) / "latest";
+    if (fs::is_symlink(latest, ec)) {
+      const fs::path target = fs::canonical(latest, ec);
+      MOELAB_CHECK(!ec, "checkpoint: ", latest.string(), " points to ", fs::read_symlink(latest).string(),
+                   ", which is missing (", ec.message(), ")");
+      return target.string();
+    }
+    return path;
+  }
+  // a file: its folder, after following links (RUN/model.safetensors -> RUN/checkpoints/step_N/)
+  const fs::path file = fs::canonical(path, ec);
+  MOELAB_CHECK(!ec, "checkpoint: cannot open ", path, ": ", ec.message());
+  const std::string parent = file.parent_path().string();
+  return parent.empty() ? "." : parent;
 }
 
 void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where) {
@@ -82,9 +201,10 @@ void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensor
 
 LoadedModel load_checkpoint(const std::string& path) {
   LoadedModel out;
-  out.dir = fs::is_directory(path) ? path : fs::path(path).parent_path().string();
-  if (out.dir.empty()) out.dir = ".";
-  const std::string weights_path = fs::is_directory(path) ? path + "/model.safetensors" : path;
+  MOELAB_CHECK(fs::exists(path), "checkpoint: ", path, " does not exist");
+  out.dir = checkpoint_dir(path);
+  const std::string weights_path =
+      fs::is_directory(path) ? out.dir + "/model.safetensors" : fs::canonical(path).string();
   const std::string side_path = out.dir + "/model.json";
   std::ifstream in(side_path);
   MOELAB_CHECK(in, "checkpoint: cannot open ", side_path, " (the sidecar beside model.safetensors)");
@@ -107,13 +227,17 @@ LoadedModel load_checkpoint(const std::string& path) {
                side_path, ": vocab_size ", side.value("vocab_size", 0), " does not match the tokenizer's ",
                out.config.model.vocab_size);
   out.model = std::make_unique<nn::GPT>(out.config.model, out.config.train.seed);
-  load_parameters(*out.model, read_safetensors(weights_path).tensors, weights_path);
+  SafeTensors st = read_safetensors(weights_path);
+  check_same_checkpoint(st, out.state.step, weights_path, side_path);
+  load_parameters(*out.model, st.tensors, weights_path);
   return out;
 }
 
-void load_optimizer_state(const std::string& dir, optim::Optimizer& opt) {
+void load_optimizer_state(const std::string& dir, optim::Optimizer& opt, int64_t checkpoint_step) {
   const std::string path = dir + "/optimizer.safetensors";
+  MOELAB_CHECK(fs::exists(path), "checkpoint: ", path, " is missing (this checkpoint has no optimizer state to resume from)");
   SafeTensors st = read_safetensors(path);
+  if (checkpoint_step >= 0) check_same_checkpoint(st, checkpoint_step, path, dir + "/model.json");
   int64_t step = 0;
   try {
     step = std::stoll(st.metadata.at("step"));

@@ -14,6 +14,31 @@
 
 namespace {
 
+// CLI11's stock number validators print their range as 0 to 1.8e308 for a typo; these say what
+// was expected and what was given.
+CLI::Validator number_at_least(double least, bool whole) {
+  const std::string what = std::string(whole ? "a whole number" : "a number") + " >= " +
+                           (least == static_cast<long long>(least) ? std::to_string(static_cast<long long>(least))
+                                                                   : std::to_string(least));
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = whole ? static_cast<double>(std::stoll(s, &used)) : std::stod(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != s.size() || s.empty()) return "expected " + what + ", got '" + s + "'";
+        if (v < least) return "expected " + what + ", got " + s;
+        return "";
+      },
+      whole ? "INT>=" + std::to_string(static_cast<long long>(least)) : "NUMBER>=" + std::to_string(least));
+}
+const CLI::Validator kPositiveInt = number_at_least(1, true);
+const CLI::Validator kNonNegativeInt = number_at_least(0, true);
+const CLI::Validator kNonNegativeNumber = number_at_least(0, false);
+
 void print_info() {
   const moelab::BlasInfo& b = moelab::blas_info();
   std::printf("moelab %s\n", MOELAB_VERSION);
@@ -39,7 +64,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version, "Print version, BLAS library, kernels and threads");
   int threads = 0;
   app.add_option("--threads", threads, "Threads for OpenMP loops and BLAS (default: OMP_NUM_THREADS or all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveInt);
 
   CLI::App* info = app.add_subcommand("info", "Show the BLAS library, kernel set, self-check and threads");
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
@@ -49,7 +74,7 @@ int main(int argc, char** argv) {
                                                              "softmax, layernorm vs memcpy; at 1 and 2 threads");
   moelab::bench::KernelBenchOptions kb;
   bench_kernels->add_option("--repeats", kb.repeats, "Timed repetitions per case (median reported)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveInt);
   bench_kernels->add_option("--threads-list", kb.thread_counts, "Thread counts to run (default: 1 2)");
 
   // train
@@ -71,8 +96,8 @@ int main(int argc, char** argv) {
   eval->add_option("--data", eopts.data, "Text files or folders, one loss each (default: the run's val split)");
   eval->add_option("--val-of", eopts.val_of,
                    "Run folders: the val split of each one's data, one loss each (e.g. an earlier stage's data)");
-  eval->add_option("--batch", eopts.batch, "Rows per batch")->check(CLI::PositiveNumber);
-  eval->add_option("--batches", eopts.batches, "Batches (consecutive windows from the start)")->check(CLI::PositiveNumber);
+  eval->add_option("--batch", eopts.batch, "Rows per batch")->check(kPositiveInt);
+  eval->add_option("--batches", eopts.batches, "Batches (consecutive windows from the start)")->check(kPositiveInt);
   eval->add_option("--dump-tokens", eopts.dump_tokens, "Write the first dataset's evaluated tokens (uint16 LE)");
   eval->add_option("--grads-out", eopts.grads_out,
                    "Write d(mean total loss)/d(parameter) on the first dataset (safetensors), to compare with PyTorch");
@@ -82,9 +107,9 @@ int main(int argc, char** argv) {
   moelab::train::GenerateOptions gopts;
   gen->add_option("checkpoint", ckpt, "Run folder or its model.safetensors")->required();
   gen->add_option("--prompt", gopts.prompt, "Text to continue");
-  gen->add_option("--tokens", gopts.tokens, "Tokens to generate")->check(CLI::NonNegativeNumber);
-  gen->add_option("--temperature", gopts.temperature, "Sampling temperature (0 = greedy)")->check(CLI::NonNegativeNumber);
-  gen->add_option("--top-k", gopts.top_k, "Sample among the k most likely tokens (0 = all)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--tokens", gopts.tokens, "Tokens to generate")->check(kNonNegativeInt);
+  gen->add_option("--temperature", gopts.temperature, "Sampling temperature (0 = greedy)")->check(kNonNegativeNumber);
+  gen->add_option("--top-k", gopts.top_k, "Sample among the k most likely tokens (0 = all)")->check(kNonNegativeInt);
   gen->add_option("--seed", gopts.seed, "Sampling seed");
 
   // report
@@ -106,9 +131,9 @@ int main(int argc, char** argv) {
   expand->add_option("checkpoint", xopts.checkpoint, "Run folder or its model.safetensors")->required();
   expand->add_option("--out", xopts.out, "New run folder (checkpoint at step 0)")->required();
   expand->add_option("--add-experts", xopts.add_experts, "Experts (and router rows) to add to each chosen MoE layer")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveInt);
   expand->add_option("--to-moe", xopts.to_moe, "Upcycle: E experts, each a copy of the layer's dense MLP")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveInt);
   expand->add_option("--layers", xopts.layers, "Layers to change (default: every MoE layer / every dense layer)");
   expand->add_option("--expert-init", xopts.expert_init, "New experts: copy (expert e mod E_old, + noise) or fresh")
       ->capture_default_str();
@@ -127,9 +152,9 @@ int main(int argc, char** argv) {
   moelab::train::BenchOptions bopts;
   bench_model->add_option("config", config_path, "JSON config")->required()->check(CLI::ExistingFile);
   bench_model->add_option("--set", sets, "Override a config key: key.path=value");
-  bench_model->add_option("--steps", bopts.steps, "Timed steps (median reported)")->check(CLI::PositiveNumber);
-  bench_model->add_option("--warmup", bopts.warmup, "Untimed steps first")->check(CLI::NonNegativeNumber);
-  bench_model->add_option("--vocab", bopts.vocab, "Vocabulary size")->check(CLI::PositiveNumber);
+  bench_model->add_option("--steps", bopts.steps, "Timed steps (median reported)")->check(kPositiveInt);
+  bench_model->add_option("--warmup", bopts.warmup, "Untimed steps first")->check(kNonNegativeInt);
+  bench_model->add_option("--vocab", bopts.vocab, "Vocabulary size")->check(kPositiveInt);
 
   CLI11_PARSE(app, argc, argv);
   try {

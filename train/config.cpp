@@ -312,6 +312,7 @@ RunConfig parse_config(const json& j) {
     t.read("seed", l.seed);
     t.read("threads", l.threads);
     t.read("checkpoint_interval", l.checkpoint_interval);
+    t.read("keep_checkpoints", l.keep_checkpoints);
     t.read("routing_metrics", l.routing_metrics);
     t.read("max_bad_steps", l.max_bad_steps);
     t.read("batch_offsets", l.batch_offsets);
@@ -324,6 +325,7 @@ RunConfig parse_config(const json& j) {
     require_range(l.log_interval >= 1, t.at("log_interval"), l.log_interval, ">= 1");
     require_range(l.threads >= 0, t.at("threads"), l.threads, ">= 0");
     require_range(l.checkpoint_interval >= 0, t.at("checkpoint_interval"), l.checkpoint_interval, ">= 0");
+    require_range(l.keep_checkpoints >= 0, t.at("keep_checkpoints"), l.keep_checkpoints, ">= 0 (0 keeps all)");
     MOELAB_CHECK(!l.out_dir.empty(), t.at("out_dir"), ": must not be empty");
   }
   {
@@ -512,6 +514,7 @@ json to_json(const RunConfig& c) {
                 {"seed", c.train.seed},
                 {"threads", c.train.threads},
                 {"checkpoint_interval", c.train.checkpoint_interval},
+                {"keep_checkpoints", c.train.keep_checkpoints},
                 {"routing_metrics", c.train.routing_metrics},
                 {"max_bad_steps", c.train.max_bad_steps},
                 {"batch_offsets", c.train.batch_offsets},

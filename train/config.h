@@ -28,9 +28,10 @@ struct LoopConfig {
   uint64_t seed = 1337;
   int threads = 0;                  // 0: OMP_NUM_THREADS or all cores
   int checkpoint_interval = 0;      // 0: only at the end
+  int keep_checkpoints = 3;         // checkpoint folders kept in out_dir/checkpoints; 0: all
   bool routing_metrics = true;      // per-layer routing metrics in metrics.jsonl (docs/metrics.md)
-  int max_bad_steps = 5;
-  std::string batch_offsets;        // replay: int32 file of batch_size start offsets per step (cross-framework checks)            // abort after this many consecutive steps with a non-finite loss or gradient
+  int max_bad_steps = 5;            // abort after this many consecutive steps with a non-finite loss or gradient
+  std::string batch_offsets;        // replay: int32 file of batch_size start offsets per step (cross-framework checks)
   std::string out_dir = "runs/default";
 };
 

@@ -59,6 +59,8 @@ std::vector<Document> read_documents(const std::vector<std::string>& paths, cons
       std::string text = read_file(f);
       const bool fortunes = format == "fortunes" || (format == "auto" && fs::exists(f.string() + ".dat", ec));
       if (fortunes) text = strip_fortune_separators(text);
+      // a file named on its own must hold text; an empty one inside a folder is just skipped
+      MOELAB_CHECK(!text.empty() || fs::is_directory(p, ec), "data: ", f.string(), " is empty");
       docs.push_back({f.string(), std::move(text)});
     }
   }
@@ -75,9 +77,13 @@ Corpus build_corpus(const DataConfig& cfg, const Tokenizer* tokenizer) {
     c.tokenizer = Tokenizer::bytes();
   } else {
     std::vector<const std::string*> texts;
-    for (const Document& d : train_docs) texts.push_back(&d.text);
-    for (const Document& d : val_docs) texts.push_back(&d.text);
-    c.tokenizer = Tokenizer::chars_of(texts);
+    std::vector<std::string> names;
+    for (const auto* docs : {&train_docs, &val_docs})
+      for (const Document& d : *docs) {
+        texts.push_back(&d.text);
+        names.push_back(d.path);
+      }
+    c.tokenizer = Tokenizer::chars_of(texts, names);
   }
   auto append = [](TokenStream& s, const std::vector<int32_t>& ids, size_t begin, size_t end, uint16_t domain) {
     s.tokens.insert(s.tokens.end(), ids.begin() + begin, ids.begin() + end);

@@ -24,7 +24,8 @@ std::u32string utf8_decode(const std::string& s, const std::string& where) {
     // Reject overlong forms, surrogates and out-of-range code points.
     ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
          !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
-    MOELAB_CHECK(ok, where, ": invalid UTF-8 at byte ", i, " (use \"tokenizer\": \"byte\" for binary or non-UTF-8 text)");
+    MOELAB_CHECK(ok, where, ": invalid UTF-8 at byte ", i, " (line ", 1 + std::count(s.begin(), s.begin() + i, '\n'),
+                 "; use \"tokenizer\": \"byte\" for binary or non-UTF-8 text)");
     out.push_back(cp);
     i += len;
   }
@@ -53,10 +54,10 @@ std::string utf8_encode(const std::u32string& s) {
   return out;
 }
 
-Tokenizer Tokenizer::chars_of(const std::vector<const std::string*>& texts) {
+Tokenizer Tokenizer::chars_of(const std::vector<const std::string*>& texts, const std::vector<std::string>& names) {
   std::set<char32_t> seen;
-  for (const std::string* t : texts)
-    for (char32_t c : utf8_decode(*t, "tokenizer")) seen.insert(c);
+  for (size_t i = 0; i < texts.size(); ++i)
+    for (char32_t c : utf8_decode(*texts[i], i < names.size() ? "tokenizer: " + names[i] : "tokenizer")) seen.insert(c);
   Tokenizer tok;
   tok.chars_.assign(seen.begin(), seen.end());
   for (size_t i = 0; i < tok.chars_.size(); ++i) tok.index_[tok.chars_[i]] = static_cast<int32_t>(i);
@@ -101,7 +102,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, const std::strin
         char buf[16];
         std::snprintf(buf, sizeof buf, "%04X", static_cast<unsigned>(cps[i]));
         return std::string(buf);
-      }() + ") at character " + std::to_string(i) + " is not in the model's vocabulary");
+      }() + ") at character " + std::to_string(i + 1) + " is not in the model's vocabulary");
     }
     ids.push_back(it->second);
   }

@@ -14,7 +14,8 @@ std::string utf8_encode(const std::u32string& s);
 
 class Tokenizer {
  public:
-  static Tokenizer chars_of(const std::vector<const std::string*>& texts);  // char-level over these texts
+  // char-level over these texts; `names` (e.g. file paths) go into the error of an invalid one
+  static Tokenizer chars_of(const std::vector<const std::string*>& texts, const std::vector<std::string>& names = {});
   static Tokenizer bytes();
   static Tokenizer from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;

@@ -23,6 +23,7 @@
 #include "train/data.h"
 #include "train/lifelong.h"
 #include "train/optimizers.h"
+#include "train/run_dir.h"
 #include "train/safetensors.h"
 
 namespace moelab::train {
@@ -222,10 +223,17 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   Corpus corpus = build_corpus(cfg.data, resumed ? &resumed->tokenizer : init ? &init->tokenizer : nullptr);
   cfg.model.vocab_size = corpus.tokenizer.vocab_size();
   const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
+  auto sources = [&] {  // "a.txt, b.txt and 3 more", for errors about a split's size
+    std::string s;
+    for (size_t i = 0; i < corpus.domains.size() && i < 3; ++i) s += (i ? ", " : "") + corpus.domains[i];
+    if (corpus.domains.size() > 3) s += " and " + std::to_string(corpus.domains.size() - 3) + " more";
+    return s;
+  };
   MOELAB_CHECK(static_cast<int64_t>(corpus.train.tokens.size()) > T, "data: the training split has ",
-               corpus.train.tokens.size(), " tokens, fewer than one block of ", T + 1);
+               corpus.train.tokens.size(), " tokens (from ", sources(), "), fewer than one block of ", T + 1,
+               " (model.block_size ", T, " + 1)");
   MOELAB_CHECK(static_cast<int64_t>(corpus.val.tokens.size()) > T, "data: the validation split has ",
-               corpus.val.tokens.size(), " tokens, fewer than one block of ", T + 1,
+               corpus.val.tokens.size(), " tokens (from ", sources(), "), fewer than one block of ", T + 1,
                " (raise data.val_fraction or give data.val)");
 
   // 2. model and optimizer
@@ -252,13 +260,16 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   TrainState state;
   if (resumed) {
     // parameters and buffers (e.g. the bias of aux-loss-free balancing) straight from the file
-    load_parameters(model, read_safetensors(out_dir + "/model.safetensors").tensors, out_dir + "/model.safetensors");
-    load_optimizer_state(out_dir, *opt);
+    const std::string file = resumed->dir + "/model.safetensors";
+    load_parameters(model, read_safetensors(file).tensors, file);
+    load_optimizer_state(resumed->dir, *opt, resumed->state.step);
     state = resumed->state;
     set_model_rng_counters(model, state.rng_counters);
   }
   fs::create_directories(out_dir, ec);
   MOELAB_CHECK(fs::is_directory(out_dir), "train.out_dir: cannot create ", out_dir, ": ", ec.message());
+  const RunLock lock(out_dir);  // one writer per run folder
+  if (resumed) drop_metrics_after(out_dir + "/metrics.jsonl", state.step);
 
   // 3. fixed evaluation batches, the training sampler
   Rng eval_rng(cfg.train.seed, 7);
@@ -310,6 +321,12 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   int64_t tokens_since = 0;
   int bad_steps = 0;
   StopSignals stop;
+  int64_t saved_step = resumed ? state.step : -1;
+  auto save = [&](int64_t at) {  // at most one checkpoint per step (a signal may follow a periodic save)
+    if (at == saved_step) return;
+    save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {at, sampler.counter(), model_rng_counters(model)});
+    saved_step = at;
+  };
   for (int64_t step = state.step;; ++step) {
     if (step % cfg.train.eval_interval == 0 || step == cfg.train.max_iters) {
       val_loss = mean_loss(model, val_batches, cfg.train.routing_metrics ? &eval_routing : nullptr);
@@ -393,17 +410,16 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       t_last = now;
       tokens_since = 0;
     }
-    if (cfg.train.checkpoint_interval > 0 && (step + 1) % cfg.train.checkpoint_interval == 0)
-      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter(), model_rng_counters(model)});
+    if (cfg.train.checkpoint_interval > 0 && (step + 1) % cfg.train.checkpoint_interval == 0) save(step + 1);
     if (stop.received()) {
       metrics << std::flush;
-      save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {step + 1, sampler.counter(), model_rng_counters(model)});
+      save(step + 1);
       log << (tty ? "\n" : "") << "interrupted by signal " << stop.received() << " after step " << step + 1
           << ": checkpoint saved in " << out_dir << "; continue with --resume\n";
       return val_loss;
     }
   }
-  save_checkpoint(out_dir, model, opt.get(), cfg, corpus.tokenizer, {cfg.train.max_iters, sampler.counter(), model_rng_counters(model)});
+  save(cfg.train.max_iters);
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
   if (cfg.train.routing_metrics && !train_routing.layers.empty()) {
     const double train_seconds = std::chrono::duration<double>(clock_type::now() - t_start).count();

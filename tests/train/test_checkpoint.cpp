@@ -163,3 +163,41 @@ TEST_CASE("a model holding NaN is never written; the previous checkpoint stays l
   CHECK(lm.state.step == 1);
   fs::remove_all(dir);
 }
+
+TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_checkpoints go, mixes are refused") {
+  const std::string dir = temp_dir("moelab_ckpt_folders");
+  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(
+      R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}, "train": {"keep_checkpoints": 2}})"));
+  std::string text = "abcd";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  cfg.model.vocab_size = tok.vocab_size();
+  moelab::nn::GPT model(cfg.model, 1);
+  Tensor wte = model.named_parameters().front().param->var.value();
+  for (int step : {10, 20, 30}) {
+    wte[0] = static_cast<float>(step);  // each checkpoint holds its own step in one weight
+    train::save_checkpoint(dir, model, nullptr, cfg, tok, {step, 0});
+  }
+  CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000030");
+  CHECK(!fs::exists(dir + "/checkpoints/step_00000010"));  // pruned: keep 2
+  CHECK(fs::exists(dir + "/checkpoints/step_00000020"));
+  CHECK(!fs::exists(dir + "/optimizer.safetensors"));     // no optimizer state saved: no link either
+  train::LoadedModel lm = train::load_checkpoint(dir);
+  CHECK(lm.state.step == 30);
+  CHECK(lm.model->named_parameters().front().param->var.value()[0] == 30.0f);
+  CHECK(train::checkpoint_dir(dir + "/model.safetensors") == fs::canonical(dir + "/checkpoints/step_00000030").string());
+  // an older checkpoint folder loads by its path
+  lm = train::load_checkpoint(dir + "/checkpoints/step_00000020");
+  CHECK(lm.model->named_parameters().front().param->var.value()[0] == 20.0f);
+  // files from two checkpoints side by side (the pre-folder layout could be left so by a kill)
+  const std::string mixed = temp_dir("moelab_ckpt_mixed");
+  fs::create_directories(mixed);
+  fs::copy_file(dir + "/checkpoints/step_00000020/model.safetensors", mixed + "/model.safetensors");
+  fs::copy_file(dir + "/checkpoints/step_00000030/model.json", mixed + "/model.json");
+  const std::string want = "model.safetensors is from step 20 but " + mixed + "/model.json is from step 30";
+  CHECK_THROWS_WITH_AS(train::load_checkpoint(mixed), Contains(want.c_str()), Error);
+  // saving a step that already has a folder keeps both (the older copy is never overwritten)
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {30, 0});
+  CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000030.2");
+  fs::remove_all(dir);
+  fs::remove_all(mixed);
+}

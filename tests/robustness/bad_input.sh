@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# One bad input per call (CTest runs each case as its own test): the command must exit non-zero
+# (an error, not a crash), print a message naming the culprit, and leave an earlier run's
+# checkpoint byte-for-byte intact and loadable.
+# Usage: bad_input.sh MOELAB CASE
+set -uo pipefail
+moelab="$1"; case_name="$2"
+work="$(mktemp -d)"; trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+keep="$work/keep"
+train_tiny "$keep" 3 > "$work/keep.log" 2>&1 || fail "fixture run: $(tail -3 "$work/keep.log")"
+snapshot() { (cd "$keep" && find -L . -type f ! -name .lock -print0 | sort -z | xargs -0 sha256sum); }
+before="$(snapshot)"
+
+# expect REGEX CMD...: CMD must fail with exit code 1..125 and print REGEX (extended) on stderr/stdout
+expect() {
+  local want="$1"; shift
+  "$@" > "$work/out.txt" 2>&1
+  local rc=$?
+  [ "$rc" -ne 0 ] || fail "exit 0, expected an error; output: $(tail -5 "$work/out.txt")"
+  [ "$rc" -lt 126 ] || fail "exit $rc (a crash or a signal, not an error); output: $(tail -5 "$work/out.txt")"
+  grep -Eq -- "$want" "$work/out.txt" || fail "message does not match /$want/: $(tail -5 "$work/out.txt")"
+  echo "ok (exit $rc): $(grep -E -- "$want" "$work/out.txt" | head -1)"
+}
+as_nobody() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; else "$@"; fi; }
+
+case "$case_name" in
+  empty_data)
+    : > "$work/empty.txt"
+    expect "data: .*empty\.txt is empty" train_tiny "$keep" 5 --resume --set data.train="$work/empty.txt" ;;
+  tiny_data)
+    printf 'hello' > "$work/tiny.txt"
+    expect "training split has 5 tokens \(from .*tiny\.txt\), fewer than one block of 17" train_tiny "$work/new" 5 --set data.train="$work/tiny.txt" ;;
+  non_utf8)
+    { cat "$corpus"; printf 'caf\xe9 \xff\xfe\n'; } > "$work/latin1.txt"
+    expect "latin1\.txt: invalid UTF-8 at byte [0-9]+ \(line 301" train_tiny "$work/new" 5 --set data.train="$work/latin1.txt" ;;
+  missing_data)
+    expect "no/such/file\.txt" train_tiny "$work/new" 5 --set data.train="$work/no/such/file.txt" ;;
+  unreadable_data)
+    cp "$corpus" "$work/secret.txt"; chmod 000 "$work/secret.txt"; chmod a+rx "$work"
+    chmod -R a+rX "$work/keep"
+    expect "secret\.txt" as_nobody "$moelab" train "$root/configs/default.json" "${tiny[@]}" \
+      --set data.train="$work/secret.txt" --out "$work/new" ;;
+  out_dir_is_file)
+    echo "not a folder" > "$work/file"
+    expect "out_dir.*file.*not a folder" train_tiny "$work/file" 5
+    grep -q "not a folder" "$work/file" || fail "the file was changed" ;;
+  out_dir_not_writable)
+    mkdir "$work/ro"; chmod 555 "$work/ro"; chmod a+rx "$work"; chmod a+r "$corpus"
+    expect "ro/sub" as_nobody "$moelab" train "$root/configs/default.json" "${tiny[@]}" --out "$work/ro/sub" ;;
+  full_disk)
+    # a 1 MiB tmpfs in a private mount namespace, filled up after a first checkpoint
+    command -v unshare > /dev/null || { echo "SKIP: unshare missing"; exit 77; }
+    unshare -rm true 2> /dev/null || { echo "SKIP: no user/mount namespaces here"; exit 77; }
+    expect "No space left on device" unshare -rm bash -c '
+      set -e; source "$0"; mkdir -p "$1/small"; mount -t tmpfs -o size=1m tmpfs "$1/small"
+      "$2" train "$3/configs/default.json" "${tiny[@]}" --set train.max_iters=3 --set optim.lr_decay_iters=3 \
+        --set train.eval_interval=3 --out "$1/small/run" > /dev/null
+      sha256sum "$1/small/run/latest/"* > "$1/small.sums"
+      dd if=/dev/zero of="$1/small/filler" bs=4k 2> /dev/null || true
+      set +e
+      "$2" train "$3/configs/default.json" "${tiny[@]}" --set train.max_iters=6 --set optim.lr_decay_iters=6 \
+        --set train.eval_interval=6 --out "$1/small/run" --resume; rc=$?
+      rm -f "$1/small/filler"
+      sha256sum -c --quiet "$1/small.sums" || { echo "CHECKPOINT CHANGED"; exit 99; }
+      "$2" eval "$1/small/run" --batches 1 > /dev/null || { echo "CHECKPOINT UNLOADABLE"; exit 98; }
+      exit $rc' "$(dirname "$0")/common.sh" "$work" "$moelab" "$root"
+    grep -q "CHECKPOINT" "$work/out.txt" && fail "$(cat "$work/out.txt")" ;;
+  zero_layers)
+    expect "model\.n_layer.*>= 1" train_tiny "$keep" 5 --resume --set model.n_layer=0 ;;
+  heads_not_dividing)
+    expect "model\.n_embd.*divisible.*n_head|model\.n_head.*divid" train_tiny "$keep" 5 --resume --set model.n_head=3 ;;
+  topk_above_experts)
+    expect "model\.moe\.top_k" train_tiny "$keep" 5 --resume --set model.moe.top_k=5 ;;
+  negative_capacity)
+    expect "model\.moe\.capacity\.factor" train_tiny "$keep" 5 --resume --set model.moe.capacity.factor=-1 ;;
+  nonpositive_lr)
+    expect "optim\.lr.*> 0" train_tiny "$keep" 5 --resume --set optim.lr=0 ;;
+  prompt_unknown_char)
+    expect "character 'é' \(U\+00E9\) at character 3 is not in the model's vocabulary" \
+      "$moelab" generate "$keep" --prompt "caé" --tokens 5 ;;
+  cli_unknown_flag)
+    expect "--bogus" "$moelab" train "$root/configs/default.json" --bogus ;;
+  cli_missing_config)
+    expect "config.*required|required.*config" "$moelab" train ;;
+  cli_bad_set)
+    expect "--set.*model\.n_layer.*key\.path=value|key\.path=value.*model\.n_layer" \
+      "$moelab" train "$root/configs/default.json" --set model.n_layer ;;
+  cli_bad_number)
+    expect "--tokens: expected a whole number >= 0, got 'abc'" "$moelab" generate "$keep" --tokens abc ;;
+  cli_unknown_command)
+    expect "frobnicate" "$moelab" frobnicate ;;
+  resume_without_checkpoint)
+    mkdir "$work/emptyrun"
+    expect "--resume: no checkpoint in .*emptyrun" train_tiny "$work/emptyrun" 5 --resume ;;
+  truncated_checkpoint)
+    cp -rL "$keep" "$work/cut"; rm -f "$work/cut/latest"; rm -rf "$work/cut/checkpoints"
+    truncate -s 1000 "$work/cut/model.safetensors"
+    expect "cut/model\.safetensors.*(truncated|short|size)" "$moelab" eval "$work/cut" ;;
+  vocab_mismatch)
+    # the resumed run keeps its checkpoint's tokenizer; this text has characters it never saw
+    for i in $(seq 1 40); do echo "QUICK BROWN FOX $i"; done > "$work/other.txt"
+    expect "other\.txt: character 'Q' \(U\+0051\) at character 1 is not in the model's vocabulary" \
+      train_tiny "$keep" 5 --resume --set data.train="$work/other.txt" ;;
+  run_dir_in_use)
+    "$moelab" train "$root/configs/default.json" --out "$keep" "${tiny[@]}" --resume --set train.max_iters=100000000 \
+      --set optim.lr_decay_iters=100000000 --set train.eval_interval=100000000 > "$work/busy.log" 2>&1 &
+    busy=$!
+    for _ in $(seq 1 50); do grep -q "moelab train:" "$work/busy.log" && break; sleep 0.1; done
+    expect "in use by another moelab process" train_tiny "$keep" 5 --resume
+    kill -INT "$busy"; wait "$busy" || fail "the interrupted run did not exit 0"
+    before="$(snapshot)" ;;  # the first run legitimately saved on SIGINT
+  *) fail "unknown case $case_name" ;;
+esac
+after="$(snapshot)"
+[ "$before" = "$after" ] || fail "the earlier checkpoint changed: $(diff <(echo "$before") <(echo "$after") | head -5)"
+"$moelab" eval "$keep" --batches 1 > /dev/null 2>&1 || fail "the earlier checkpoint no longer loads"
+echo "earlier checkpoint intact"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# kill -9 at random moments of a run that checkpoints every step (so most kills land inside a
+# save): after each kill the run folder must load (eval), its files must be from one checkpoint,
+# and --resume must carry on from it. Counts how many kills hit a save in progress.
+set -euo pipefail
+moelab="$1"; rounds="${2:-25}"
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+out="$work/run"
+train_tiny "$out" 5 > "$work/first.log" 2>&1 || fail "first run: $(tail -3 "$work/first.log")"
+RANDOM=7
+mid_save=0; last_step=5
+for r in $(seq 1 "$rounds"); do
+  # effectively endless; keep_checkpoints 2 makes pruning part of what gets interrupted
+  # (moelab itself, not a shell function, so that $! is the process the kill hits)
+  "$moelab" train "$root/configs/default.json" --out "$out" "${tiny[@]}" --resume --set train.max_iters=1000000 \
+    --set optim.lr_decay_iters=1000000 --set train.eval_interval=1000000 --set train.checkpoint_interval=1 \
+    --set train.keep_checkpoints=2 > "$work/r$r.log" 2>&1 &
+  pid=$!
+  sleep "0.$(( 20 + RANDOM % 60 ))"
+  kill -9 "$pid" 2>/dev/null || fail "round $r: the run ended by itself: $(tail -3 "$work/r$r.log")"
+  wait "$pid" 2>/dev/null || true
+  ls -a "$out/checkpoints" | grep -q '^\.tmp-' && mid_save=$((mid_save + 1))
+  "$moelab" eval "$out" --batches 1 > "$work/eval$r.log" 2>&1 || fail "round $r: the run folder does not load: $(cat "$work/eval$r.log")"
+  step=$(sed -n 's/^  "step": \([0-9]*\),$/\1/p' "$out/model.json")
+  [ -n "$step" ] || fail "round $r: no step in model.json"
+  [ "$step" -ge "$last_step" ] || fail "round $r: the checkpoint went back from step $last_step to $step"
+  # the top-level names and the latest folder agree
+  cmp -s "$out/model.safetensors" "$out/latest/model.safetensors" || fail "round $r: model.safetensors is not latest's"
+  last_step=$step
+done
+echo "$rounds kills, $mid_save inside a checkpoint save; checkpoint advanced to step $last_step"
+[ "$last_step" -gt 5 ] || fail "no progress: every kill came before the first new checkpoint"
+[ "$mid_save" -gt 0 ] || fail "no kill landed inside a save: the test did not exercise what it is for"
+# the survivor resumes and finishes
+target=$((last_step + 3))
+train_tiny "$out" "$target" --resume > "$work/final.log" 2>&1 || fail "final resume: $(tail -3 "$work/final.log")"
+grep -q "\"step\": $target," "$out/model.json" || fail "final resume did not reach step $target"
+echo "resumed from step $last_step to $target: ok"
