@@ -50,10 +50,14 @@ void backward(const Var& loss) {
                "backward: the loss was not recorded on the current tape (the tape was already consumed by an "
                "earlier backward or cleared); run the forward pass again");
   loss.grad_accum()[0] += 1.f;
-  // Run nodes newest first; free each closure (and the activations it saved) as soon as it ran.
+  // Run nodes newest first; free each closure (and the activations it saved) as soon as it ran,
+  // and the output's gradient with it: as in PyTorch, only leaves (parameters, inputs) keep a
+  // gradient after backward, so the peak holds the gradients of one frontier, not of the whole tape.
   for (auto it = t.nodes.rbegin(); it != t.nodes.rend(); ++it) {
     if (it->output.has_grad()) it->backward();
     it->backward = nullptr;
+    it->output.clear_grad();
+    it->output = Var();
   }
   clear_tape();
 }

@@ -1,5 +1,6 @@
 #include "core/storage.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -38,15 +39,21 @@ Storage::Storage(size_t bytes) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.free_blocks.find(bytes_);
-    if (it != c.free_blocks.end() && !it->second.empty()) {
+    // Best fit among cached blocks up to twice the size: a block cached in one class also serves
+    // smaller requests, so blocks needed at different moments of a step are shared.
+    auto it = c.free_blocks.lower_bound(bytes_);
+    while (it != c.free_blocks.end() && it->second.empty() && it->first <= 2 * bytes_) ++it;
+    if (it != c.free_blocks.end() && !it->second.empty() && it->first <= 2 * bytes_) {
+      bytes_ = it->first;
       ptr_ = it->second.back();
       it->second.pop_back();
       c.stats.cached_bytes -= bytes_;
       c.stats.live_bytes += bytes_;
+      c.stats.peak_live_bytes = std::max(c.stats.peak_live_bytes, c.stats.live_bytes);
       return;
     }
     c.stats.live_bytes += bytes_;
+    c.stats.peak_live_bytes = std::max(c.stats.peak_live_bytes, c.stats.live_bytes);
     c.stats.os_allocs += 1;
   }
   ptr_ = std::aligned_alloc(kAlign, bytes_);
@@ -65,6 +72,12 @@ AllocatorStats allocator_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   return c.stats;
+}
+
+void allocator_reset_peak() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.stats.peak_live_bytes = c.stats.live_bytes;
 }
 
 void allocator_release_cache() {

@@ -27,8 +27,10 @@ struct AllocatorStats {
   size_t live_bytes = 0;    // handed out and not yet returned
   size_t cached_bytes = 0;  // returned and kept for reuse
   size_t os_allocs = 0;     // calls that reached the system allocator
+  size_t peak_live_bytes = 0;  // the most live_bytes has been since start or the last reset
 };
 AllocatorStats allocator_stats();
+void allocator_reset_peak();  // peak_live_bytes = live_bytes
 void allocator_release_cache();  // give cached blocks back to the system
 
 }  // namespace moelab

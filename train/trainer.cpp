@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -18,10 +19,12 @@
 #include "autograd/tape.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/storage.h"
 #include "train/checkpoint.h"
 #include "train/balance.h"
 #include "train/data.h"
 #include "train/lifelong.h"
+#include "train/memory.h"
 #include "train/optimizers.h"
 #include "train/run_dir.h"
 #include "train/safetensors.h"
@@ -202,6 +205,10 @@ double flops_per_token(const RunConfig& cfg, int vocab) {
 double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostream& log) {
   RunConfig cfg = cfg_in;
   apply_threads(cfg.train.threads);
+  // A fixed mmap threshold: glibc otherwise raises it whenever a large block is freed, after
+  // which large transients come from the heap and leave it fragmented (tens of MB of RSS that no
+  // tensor uses). Tensor buffers are cached by core/storage, so this adds no per-step page faults.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const std::string out_dir = cfg.train.out_dir;
   std::error_code ec;
   MOELAB_CHECK(!fs::exists(out_dir, ec) || fs::is_directory(out_dir, ec), "train.out_dir: ", out_dir,
@@ -221,6 +228,9 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     log << "lifelong: model and tokenizer from " << cfg.lifelong.init_from << " (its model config replaces this one's)\n";
   }
   Corpus corpus = build_corpus(cfg.data, resumed ? &resumed->tokenizer : init ? &init->tokenizer : nullptr);
+  ::malloc_trim(0);  // the files' text and decode buffers are gone; hand their pages back
+  MemoryBudget memory;
+  memory.baseline_rss_bytes = process_memory().rss_bytes;  // code, libraries, corpus (and a resumed checkpoint)
   cfg.model.vocab_size = corpus.tokenizer.vocab_size();
   const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
   auto sources = [&] {  // "a.txt, b.txt and 3 more", for errors about a split's size
@@ -345,7 +355,9 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     const float lr = optim::lr_at(cfg.optim.schedule, step);
     Batch batch = replay.empty() ? sample_batch(corpus.train, B, T, sampler)
                                  : batch_at(corpus.train, replay.data() + step * B, B, T);
+    const size_t live_before_forward = allocator_stats().live_bytes;
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
+    if (step == state.step) memory.activations_bytes = allocator_stats().live_bytes - live_before_forward;
     const double loss = out.loss.item();
     if (cfg.train.routing_metrics) train_routing.add(model, out, batch);
     autograd::Var objective = out.total;
@@ -389,7 +401,8 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       const double dt = std::chrono::duration<double>(now - t_last).count();
       const double tps = tokens_since / std::max(dt, 1e-9);
       nlohmann::json row{{"step", step + 1}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                         {"tokens_per_s", tps}};
+                         {"tokens_per_s", tps}, {"rss_mb", process_memory().rss_bytes / 1048576.0},
+                         {"tensor_mb", allocator_stats().live_bytes / 1048576.0}};
       if (!out.aux.empty()) row.update(aux_metrics(out));
       if (teacher) row["kl"] = kl;
       if (cfg.train.routing_metrics && !train_routing.layers.empty()) row["moe"] = train_routing.take(model);
@@ -421,6 +434,15 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   }
   save(cfg.train.max_iters);
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
+  if (cfg.train.max_iters > state.step) {
+    for (const auto& np : model.named_parameters()) {
+      memory.params_bytes += np.param->var.numel() * sizeof(float);
+      if (!np.param->frozen) memory.grads_bytes += np.param->var.numel() * sizeof(float);
+    }
+    for (const auto& nb : model.named_buffers()) memory.params_bytes += nb.tensor->numel() * sizeof(float);
+    for (const auto& [name, t] : opt->state()) memory.optimizer_bytes += t.numel() * sizeof(float);
+    log << describe(memory, process_memory()) << "\n";
+  }
   if (cfg.train.routing_metrics && !train_routing.layers.empty()) {
     const double train_seconds = std::chrono::duration<double>(clock_type::now() - t_start).count();
     char line[160];
