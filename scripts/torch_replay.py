@@ -3,14 +3,15 @@
 # ../shared/ref/torch_moe.py's GPT (biases frozen at 0 = nanoGPT bias=False) and writes its initial
 # weights and its batch offsets, so moelab can train from the same weights on the same batches
 # (lifelong.init_from + train.batch_offsets). Run with /usr/bin/python3 (needs python3-torch).
-# Usage: /usr/bin/python3 scripts/torch_replay.py OUT_DIR [STEPS]
+# Usage: /usr/bin/python3 scripts/torch_replay.py OUT_DIR [STEPS] [SEED]   (SEED 1 = the run in docs/parity.md)
 import sys, math, json, torch, numpy as np
 import os
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "ref"))
 OUT = sys.argv[1]
 os.makedirs(OUT, exist_ok=True)
 import torch_moe as tm
-torch.manual_seed(1); torch.set_num_threads(1)
+SEED = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+torch.manual_seed(SEED); torch.set_num_threads(1)
 t = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "tinyshakespeare.txt")).read()
 chars = sorted(set(t)); stoi = {c: i for i, c in enumerate(chars)}
 data = torch.tensor([stoi[c] for c in t], dtype=torch.long); n = len(data)
@@ -23,7 +24,7 @@ init = {k: v.detach().clone() for k, v in m.named_tensors().items() if not k.end
 tm.write_safetensors(os.path.join(OUT, "init_weights.safetensors"), init, {"format": "pt"})
 opt = tm.make_optimizer(m, lr=1e-3, wd=0.1, betas=(0.9, 0.99))
 B, T, steps = 12, 64, int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-g = torch.Generator().manual_seed(123)
+g = torch.Generator().manual_seed(122 + SEED)
 offs = torch.randint(len(train) - T, (steps, B), generator=g).to(torch.int32)
 offs.numpy().tofile(os.path.join(OUT, "offsets.bin"))
 def lr_at(it):
