@@ -4,6 +4,8 @@
 #pragma once
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -19,8 +21,13 @@ struct SafeTensors {
 void write_safetensors(const std::string& path, const SafeTensors& st);
 // Reads F32 tensors (F16/BF16 converted); throws naming the path and the offending tensor.
 SafeTensors read_safetensors(const std::string& path);
+// The same from the bytes of a file; every error names `where` (the path) and the problem. Only ever
+// throws moelab::Error (fuzzed: fuzz/fuzz_safetensors.cpp).
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& where);
 
 // Writes `bytes` to `path` atomically (temp in the same folder, fsync, rename).
 void write_file_atomic(const std::string& path, const std::string& bytes);
+// The same, for a file made of several pieces written in order (no concatenated copy).
+void write_file_atomic(const std::string& path, const std::vector<std::string_view>& pieces);
 
 }  // namespace moelab::train
