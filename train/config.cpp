@@ -1,9 +1,12 @@
 #include "train/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
+#include <utility>
 
 #include "core/error.h"
 #include "layers/ffn.h"
@@ -29,6 +32,46 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+
+// Configs nest a few levels; nlohmann::json copies, compares and dumps recursively, so a (hostile or
+// broken) file of 100k "[" would overflow the stack there. Checked once, right after parsing.
+constexpr int kMaxDepth = 64;
+bool deeper_than(const json& j, int levels) {  // recursion bounded by `levels`
+  if (!j.is_structured()) return false;
+  if (levels == 0) return true;
+  for (const json& e : j)
+    if (deeper_than(e, levels - 1)) return true;
+  return false;
+}
+void check_depth(const json& j, const std::string& where) {
+  MOELAB_CHECK(!deeper_than(j, kMaxDepth), where, ": nested deeper than ", kMaxDepth, " levels");
+}
+
+// A JSON number as an integer of type T: 3, -1 and 2.0 / 1e3 (integral floats) are accepted,
+// values outside T's range are errors (not wrapped, not undefined float->int conversions).
+template <class T>
+T to_integer(const json& v, const std::string& where) {
+  const auto out_of_range = [&] {
+    return Error(where + ": " + v.dump() + " is out of range (expected an integer in [" +
+                 std::to_string(std::numeric_limits<T>::min()) + ", " + std::to_string(std::numeric_limits<T>::max()) + "])");
+  };
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (!std::in_range<T>(u)) throw out_of_range();
+    return static_cast<T>(u);
+  }
+  if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    if (!std::in_range<T>(i)) throw out_of_range();
+    return static_cast<T>(i);
+  }
+  const double d = v.is_number_float() ? v.get<double>() : 0.5;
+  MOELAB_CHECK(v.is_number_float() && d == std::floor(d), where, ": expected an integer, got ", v.dump());
+  // [min, 2^digits): both bounds are exact doubles
+  const double lo = std::is_signed_v<T> ? -std::ldexp(1.0, std::numeric_limits<T>::digits) : 0.0;
+  if (!(d >= lo && d < std::ldexp(1.0, std::numeric_limits<T>::digits))) throw out_of_range();
+  return static_cast<T>(d);
+}
 
 // A JSON object section: typed reads with key paths, and a check that every key was known.
 class Section {
@@ -58,18 +101,19 @@ class Section {
     const std::string where = "config: " + join(path_, key);
     if constexpr (std::is_same_v<T, bool>) {
       MOELAB_CHECK(v.is_boolean(), where, ": expected true or false, got ", v.dump());
+      out = v.get<bool>();
     } else if constexpr (std::is_integral_v<T>) {
-      MOELAB_CHECK(v.is_number_integer() || (v.is_number_float() && v.get<double>() == std::floor(v.get<double>())),
-                   where, ": expected an integer, got ", v.dump());
+      out = to_integer<T>(v, where);
     } else if constexpr (std::is_floating_point_v<T>) {
       MOELAB_CHECK(v.is_number(), where, ": expected a number, got ", v.dump());
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      MOELAB_CHECK(v.is_string(), where, ": expected a string, got ", v.dump());
-    }
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-      out = static_cast<T>(v.get<double>());
+      const double d = v.get<double>();  // finite: JSON has no inf/nan
+      MOELAB_CHECK(std::abs(d) <= static_cast<double>(std::numeric_limits<T>::max()), where, ": ", v.dump(),
+                   " is out of range (too large for a ", sizeof(T) == 4 ? "32" : "64", "-bit float)");
+      out = static_cast<T>(d);
     } else {
-      out = v.get<T>();
+      static_assert(std::is_same_v<T, std::string>, "Section::read: bool, integers, floats or strings");
+      MOELAB_CHECK(v.is_string(), where, ": expected a string, got ", v.dump());
+      out = v.get<std::string>();
     }
   }
   void read_paths(const char* key, std::vector<std::string>& out) {
@@ -97,7 +141,7 @@ class Section {
     out.clear();
     for (const json& e : v) {
       MOELAB_CHECK(e.is_number_integer(), where, ": expected integers in the list, got ", e.dump());
-      out.push_back(e.get<int>());
+      out.push_back(to_integer<int>(e, where));
     }
   }
   bool has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
@@ -154,15 +198,18 @@ void parse_moe(Section s, nn::ModelConfig& mc) {
       const nlohmann::json& j = s.raw("experts_by_layer");
       MOELAB_CHECK(j.is_object(), s.at("experts_by_layer"), ": expected {\"layer\": experts, ...}, got ", j.dump());
       for (auto it = j.begin(); it != j.end(); ++it) {
-        int layer = -1;
-        try {
-          layer = std::stoi(it.key());
-        } catch (const std::exception&) {
-        }
-        MOELAB_CHECK(layer >= 0 && layer < mc.n_layer && it.value().is_number_integer() && it.value().get<int>() >= 1,
-                     s.at("experts_by_layer"), ": \"", it.key(), "\": ", it.value().dump(),
-                     " (expected a layer index in [0, model.n_layer) and a count >= 1)");
-        m.experts_by_layer[layer] = it.value().get<int>();
+        const std::string& key = it.key();
+        const json& count = it.value();
+        // the whole key is a layer index ("1x" and " 1" are not 1); counts are range-checked, not wrapped
+        const bool index = !key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos;
+        const int layer = index ? std::stoi(key) : -1;
+        int experts = 0;
+        if (count.is_number_unsigned() && std::in_range<int>(count.get<uint64_t>())) experts = count.get<int>();
+        if (!count.is_number_unsigned() && count.is_number_integer() && std::in_range<int>(count.get<int64_t>()))
+          experts = count.get<int>();
+        MOELAB_CHECK(layer >= 0 && layer < mc.n_layer && experts >= 1, s.at("experts_by_layer"), ": \"", key, "\": ",
+                     count.dump(), " (expected a layer index in [0, model.n_layer) and a count in [1, 2147483647])");
+        m.experts_by_layer[layer] = experts;
       }
     }
   }
@@ -223,8 +270,12 @@ void parse_moe(Section s, nn::ModelConfig& mc) {
   }
   require_range(m.every >= 1, s.at("every"), m.every, ">= 1");
   require_range(m.offset >= -1 && m.offset < mc.n_layer, s.at("offset"), m.offset, "in [-1, model.n_layer)");
-  bool any = false;
-  for (int layer = 0; layer < mc.n_layer; ++layer) any = any || m.is_moe_layer(layer, mc.n_layer);
+  // Some layer must be MoE. Only the first candidate is tried (a loop over n_layer, which may be
+  // 2^31 - 1, took seconds): the lowest listed layer, the first 'M', or where every/offset start.
+  int first = m.offset < 0 ? m.every - 1 : m.offset;
+  if (!m.layers.empty()) first = *std::min_element(m.layers.begin(), m.layers.end());
+  if (!m.pattern.empty()) first = static_cast<int>(std::min(m.pattern.find('M'), m.pattern.size()));
+  const bool any = first >= 0 && first < mc.n_layer && m.is_moe_layer(first, mc.n_layer);
   MOELAB_CHECK(any, s.at("layers"), ": no layer is an MoE layer with these settings");
   require_range(m.expert_hidden >= 0, s.at("expert_hidden"), m.expert_hidden, ">= 0 (0 = ffn.mult * n_embd)");
   require_range(m.shared_experts >= 0, s.at("shared_experts"), m.shared_experts, ">= 0");
@@ -253,6 +304,7 @@ void parse_moe(Section s, nn::ModelConfig& mc) {
 }  // namespace
 
 RunConfig parse_config(const json& j) {
+  check_depth(j, "config");
   RunConfig c;
   c.source = j;
   Section root(j, "");
@@ -344,8 +396,10 @@ RunConfig parse_config(const json& j) {
         const json& b = oj.at("betas");
         MOELAB_CHECK(b.is_array() && b.size() == 2 && b[0].is_number() && b[1].is_number(), o.at("betas"),
                      ": expected [beta1, beta2], got ", b.dump());
-        oc.beta1 = b[0].get<float>();
-        oc.beta2 = b[1].get<float>();
+        const double b1 = b[0].get<double>(), b2 = b[1].get<double>();  // range first: a huge double -> float is UB
+        require_range(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1, o.at("betas"), b.dump(), "each in [0, 1)");
+        oc.beta1 = static_cast<float>(b1);
+        oc.beta2 = static_cast<float>(b2);
       }
     }
     o.read("eps", oc.eps);
@@ -388,6 +442,11 @@ RunConfig parse_config(const json& j) {
 void apply_override(json& j, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   MOELAB_CHECK(eq != std::string::npos && eq > 0, "--set ", assignment, ": expected key.path=value");
+  try {  // keys and bare strings end up in the JSON, which must stay printable (checkpoint sidecar, errors)
+    (void)json(assignment).dump();
+  } catch (const json::exception&) {
+    throw Error("--set " + assignment + ": not valid UTF-8");
+  }
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   json value;
   try {
@@ -395,6 +454,7 @@ void apply_override(json& j, const std::string& assignment) {
   } catch (const json::exception&) {
     value = text;  // bare strings need no quotes: --set data.train=/path/file.txt
   }
+  check_depth(value, "--set " + path);
   json* node = &j;
   size_t start = 0;
   for (;;) {
@@ -404,7 +464,7 @@ void apply_override(json& j, const std::string& assignment) {
     MOELAB_CHECK(node->is_object() || node->is_null(), "--set ", assignment, ": ", path.substr(0, start ? start - 1 : 0),
                  " is not an object");
     if (dot == std::string::npos) {
-      (*node)[key] = value;
+      (*node)[key] = std::move(value);
       return;
     }
     node = &(*node)[key];
@@ -425,9 +485,10 @@ json read_config_file(const std::filesystem::path& path, std::vector<std::string
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400
     throw Error("config: " + shown + ": invalid JSON: " + e.what());
   }
+  check_depth(j, "config: " + shown);
   if (!j.is_object() || !j.contains("base")) return j;
   MOELAB_CHECK(j.at("base").is_string(), "config: ", shown, ": base: expected a path string, got ", j.at("base").dump());
   const std::filesystem::path base_path = path.parent_path() / j.at("base").get<std::string>();
