@@ -33,6 +33,30 @@ nlohmann::json reference_config(const nn::ModelConfig& m) {
   return j;
 }
 
+// A lower bound on the parameter count of `m` (attention and 2-matrix FFNs only), in double so
+// absurd sizes cannot overflow; refuse a config far larger than the tensors that should fill it.
+void check_config_fits(const nn::ModelConfig& m, const SafeTensors& st, const std::string& side_path,
+                       const std::string& weights_path) {
+  double values = 0;
+  for (const auto& [name, t] : st.tensors) values += static_cast<double>(t.numel());
+  const double d = m.n_embd, limit = 2 * values + 1e6;
+  double lower = (static_cast<double>(m.vocab_size) + m.block_size) * d + 4.0 * d * d * m.n_layer;
+  if (lower <= limit) {  // now n_layer is small enough to walk
+    for (int l = 0; l < m.n_layer && lower <= limit; ++l) {
+      const double dense_hidden = static_cast<double>(m.ffn.mult) * d;
+      if (m.moe.enabled() && m.moe.is_moe_layer(l, m.n_layer)) {
+        const double hidden = m.moe.expert_hidden > 0 ? m.moe.expert_hidden : dense_hidden;
+        const double shared = m.moe.shared_hidden > 0 ? m.moe.shared_hidden : hidden;
+        lower += 2 * d * (m.moe.experts_at(l) * hidden + m.moe.shared_experts * shared);
+      } else {
+        lower += 2 * d * dense_hidden;
+      }
+    }
+  }
+  MOELAB_CHECK(lower <= limit, "checkpoint: ", side_path, " describes a model of at least ", lower,
+               " parameters, but ", weights_path, " holds ", values, " values (the sidecar does not belong to it)");
+}
+
 // Files of one checkpoint carry its step; a mix (older layouts wrote the files side by side) is refused.
 void check_same_checkpoint(const SafeTensors& st, int64_t step, const std::string& file, const std::string& side_path) {
   auto it = st.metadata.find("checkpoint_step");
@@ -210,7 +234,11 @@ LoadedModel load_checkpoint(const std::string& path) {
   MOELAB_CHECK(in, "checkpoint: cannot open ", side_path, " (the sidecar beside model.safetensors)");
   nlohmann::json side;
   try {
-    side = nlohmann::json::parse(in);
+    // nlohmann parses iteratively, but copies and dumps recurse: bound the nesting first
+    side = nlohmann::json::parse(in, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > 64) throw Error("nested deeper than 64 levels");
+      return true;
+    });
     out.config = parse_config(side.at("config"));
     out.tokenizer = Tokenizer::from_json(side.at("tokenizer"));
     out.state.step = side.at("step").get<int64_t>();
@@ -223,11 +251,14 @@ LoadedModel load_checkpoint(const std::string& path) {
     throw Error("checkpoint: " + side_path + ": " + e.what());
   }
   out.config.model.vocab_size = out.tokenizer.vocab_size();
-  MOELAB_CHECK(side.value("vocab_size", out.config.model.vocab_size) == out.config.model.vocab_size, "checkpoint: ",
-               side_path, ": vocab_size ", side.value("vocab_size", 0), " does not match the tokenizer's ",
-               out.config.model.vocab_size);
-  out.model = std::make_unique<nn::GPT>(out.config.model, out.config.train.seed);
+  const nlohmann::json& vocab = side.contains("vocab_size") ? side.at("vocab_size") : nlohmann::json(out.config.model.vocab_size);
+  MOELAB_CHECK(vocab.is_number_integer() && vocab.get<int64_t>() == out.config.model.vocab_size, "checkpoint: ",
+               side_path, ": vocab_size ", vocab.dump(), " does not match the tokenizer's ", out.config.model.vocab_size);
+  // Tensors first (their size is bounded by the file's), then a model only as big as they are:
+  // a damaged or hostile model.json must not make us allocate a model of its choosing.
   SafeTensors st = read_safetensors(weights_path);
+  check_config_fits(out.config.model, st, side_path, weights_path);
+  out.model = std::make_unique<nn::GPT>(out.config.model, out.config.train.seed);
   check_same_checkpoint(st, out.state.step, weights_path, side_path);
   load_parameters(*out.model, st.tensors, weights_path);
   return out;
@@ -240,7 +271,10 @@ void load_optimizer_state(const std::string& dir, optim::Optimizer& opt, int64_t
   if (checkpoint_step >= 0) check_same_checkpoint(st, checkpoint_step, path, dir + "/model.json");
   int64_t step = 0;
   try {
-    step = std::stoll(st.metadata.at("step"));
+    size_t used = 0;
+    const std::string& text = st.metadata.at("step");
+    step = std::stoll(text, &used);
+    if (used != text.size() || step < 0) throw std::invalid_argument(text);
   } catch (const std::exception&) {
     throw Error("checkpoint: " + path + ": missing or bad \"step\" in __metadata__");
   }

@@ -201,3 +201,39 @@ TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_c
   fs::remove_all(dir);
   fs::remove_all(mixed);
 }
+
+TEST_CASE("a damaged sidecar: a huge config, a bad vocab_size, deep nesting are errors naming model.json") {
+  const std::string dir = temp_dir("moelab_ckpt_sidecar");
+  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(
+      R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})"));
+  std::string text = "abcd";
+  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
+  cfg.model.vocab_size = tok.vocab_size();
+  moelab::nn::GPT model(cfg.model, 1);
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {1, 0});
+  const std::string side_path = dir + "/latest/model.json";
+  nlohmann::json side;
+  {
+    std::ifstream in(side_path);
+    side = nlohmann::json::parse(in);
+  }
+  auto write_side = [&](const std::string& body) {
+    fs::remove(side_path);  // replace the file behind the link
+    std::ofstream(side_path) << body;
+  };
+  const std::string good = side.dump();
+  nlohmann::json huge = side;
+  huge["config"]["model"]["n_embd"] = 1 << 20;  // 2^40 values: would be 4 TB of float32
+  huge["config"]["model"]["n_head"] = 1;
+  write_side(huge.dump());
+  CHECK_THROWS_WITH_AS(train::load_checkpoint(dir), Contains("describes a model of at least"), Error);
+  nlohmann::json bad_vocab = side;
+  bad_vocab["vocab_size"] = "four";
+  write_side(bad_vocab.dump());
+  CHECK_THROWS_WITH_AS(train::load_checkpoint(dir), Contains("vocab_size \"four\" does not match"), Error);
+  write_side(std::string(100000, '[') + std::string(100000, ']'));
+  CHECK_THROWS_WITH_AS(train::load_checkpoint(dir), Contains("nested deeper than 64 levels"), Error);
+  write_side(good);
+  CHECK(train::load_checkpoint(dir).state.step == 1);
+  fs::remove_all(dir);
+}
