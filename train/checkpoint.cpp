@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -48,7 +49,7 @@ void check_config_fits(const nn::ModelConfig& m, const SafeTensors& st, const st
         const double hidden = m.moe.expert_hidden > 0 ? m.moe.expert_hidden : dense_hidden;
         const double shared = m.moe.shared_hidden > 0 ? m.moe.shared_hidden : hidden;
         lower += 2 * d * (m.moe.experts_at(l) * hidden + m.moe.shared_experts * shared);
-      } else {
+      } else if (m.ffn.type == "mlp") {  // a registered FFN kind may be any size: not counted
         lower += 2 * d * dense_hidden;
       }
     }
@@ -82,38 +83,61 @@ void replace_symlink(const fs::path& link, const std::string& target) {
   MOELAB_CHECK(!ec, "checkpoint: cannot create the link ", tmp.string(), ": ", ec.message());
   fs::rename(tmp, link, ec);
   if (ec) {
-    fs::remove(tmp);
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
     throw Error("checkpoint: cannot replace " + link.string() + ": " + ec.message());
   }
 }
 
-// "step_00000500" or "step_00000500.2" -> (500, 2); anything else -> (-1, 0)
+// "step_00000500" or "step_00000500.2" -> (500, 2); anything else (e.g. a user's
+// "step_00000500_best") -> (-1, 0), so pruning never touches it.
 std::pair<int64_t, int> checkpoint_order(const std::string& name) {
-  int64_t step = -1;
-  int copy = 1;
-  if (std::sscanf(name.c_str(), "step_%" SCNd64 ".%d", &step, &copy) < 1 || name.rfind("step_", 0) != 0) return {-1, 0};
-  return {step, copy};
+  auto digits = [&](size_t from) {  // end of the run of digits starting at `from`
+    size_t i = from;
+    while (i < name.size() && i - from < 18 && std::isdigit(static_cast<unsigned char>(name[i]))) ++i;
+    return i;
+  };
+  if (name.rfind("step_", 0) != 0) return {-1, 0};
+  const size_t step_end = digits(5);
+  if (step_end == 5) return {-1, 0};
+  const int64_t step = std::stoll(name.substr(5, step_end - 5));
+  if (step_end == name.size()) return {step, 1};
+  if (name[step_end] != '.') return {-1, 0};
+  const size_t copy_end = digits(step_end + 1);
+  if (copy_end == step_end + 1 || copy_end != name.size() || copy_end - step_end > 9) return {-1, 0};
+  return {step, std::stoi(name.substr(step_end + 1))};
 }
 
+// Checkpoint folders, oldest first by when they were published (their model.json is written
+// last and never touched again): a re-run's step_N.2 is newer than an older run's step_M, M > N.
 std::vector<fs::path> checkpoint_folders(const fs::path& root) {
-  std::vector<fs::path> out;
+  std::vector<std::pair<fs::file_time_type, fs::path>> found;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.is_directory() && checkpoint_order(e.path().filename().string()).first >= 0) out.push_back(e.path());
-  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
-    return checkpoint_order(a.filename().string()) < checkpoint_order(b.filename().string());
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    if (!e.is_directory() || checkpoint_order(e.path().filename().string()).first < 0) continue;
+    const auto t = fs::last_write_time(e.path() / "model.json", ec);
+    found.emplace_back(ec ? fs::file_time_type::min() : t, e.path());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return checkpoint_order(a.second.filename().string()) < checkpoint_order(b.second.filename().string());
   });
+  std::vector<fs::path> out;
+  for (auto& f : found) out.push_back(f.second);
   return out;
 }
 
 // Removes the oldest checkpoint folders beyond `keep` (0: keep all), never the one `latest` names.
+// Each is renamed to a temp name first, so a kill mid-removal leaves nothing that looks like a checkpoint.
 void prune_checkpoints(const fs::path& run, const fs::path& current, int keep) {
   if (keep <= 0) return;
   std::vector<fs::path> all = checkpoint_folders(run / "checkpoints");
   for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) {
     if (all[i].filename() == current.filename()) continue;
     std::error_code ec;
-    fs::remove_all(all[i], ec);  // a failure only leaves an extra folder behind
+    const fs::path doomed = all[i].parent_path() / (".tmp-pruned-" + all[i].filename().string());
+    fs::rename(all[i], doomed, ec);
+    fs::remove_all(ec ? all[i] : doomed, ec);  // a failure only leaves an extra folder behind
   }
 }
 }  // namespace

@@ -1,15 +1,29 @@
 #include "train/expand.h"
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <set>
 
 #include "core/error.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 
 namespace moelab::train {
 
 namespace {
+
+// Holds the output folder's run lock while writing, as training does (a live run's pruning must
+// not race with this save).
+void save_locked(const std::string& out, nn::GPT& model, const optim::Optimizer* opt, const RunConfig& cfg,
+                 const Tokenizer& tok, const TrainState& state, const nlohmann::json& extra) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  MOELAB_CHECK(std::filesystem::is_directory(out), "expand: --out ", out, " is not a folder",
+               ec ? " (" + ec.message() + ")" : std::string());
+  const RunLock lock(out);
+  save_checkpoint(out, model, opt, cfg, tok, state, extra);
+}
 
 // Adds N(0, (rel * std(t))^2) to t in place (no-op for rel = 0).
 void add_relative_noise(const Tensor& t, float rel, Rng& rng) {
@@ -113,7 +127,7 @@ void grow(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
                                   {"added", o.add_experts},
                                   {"expert_init", o.expert_init},
                                   {"router_init", o.router_init}}}};
-  save_checkpoint(o.out, grown, nullptr, cfg, lm.tokenizer, {0, 0}, extra);
+  save_locked(o.out, grown, nullptr, cfg, lm.tokenizer, {0, 0}, extra);
   log << "expand: " << o.checkpoint << " -> " << o.out << ": layers";
   for (int l : chosen) log << " " << l << " (" << old_e[l] << " -> " << old_e[l] + o.add_experts << " experts)";
   log << ", " << grown.num_parameters() << " parameters\n";
@@ -160,7 +174,7 @@ void upcycle(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
   }
   const nlohmann::json extra = {{"expanded",
                                  {{"kind", "upcycle"}, {"source", o.checkpoint}, {"layers", chosen}, {"experts", o.to_moe}}}};
-  save_checkpoint(o.out, up, nullptr, cfg, lm.tokenizer, {0, 0}, extra);
+  save_locked(o.out, up, nullptr, cfg, lm.tokenizer, {0, 0}, extra);
   log << "expand: upcycled " << chosen.size() << " dense layers of " << o.checkpoint << " into " << o.to_moe
       << "-expert MoE layers (top-" << o.top_k << ", renormalised) -> " << o.out << "\n";
 }

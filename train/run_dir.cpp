@@ -32,9 +32,14 @@ RunLock::RunLock(const std::string& out_dir) {
   }
   const std::string me = std::to_string(::getpid());
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) < 0) { /* the pid is only a hint */ }
+  // what a killed run can leave: checkpoint temp folders and half-pruned ones, temp links,
+  // atomic-write temp files (NAME.tmp.PID)
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::path(out_dir) / "checkpoints", ec))
-    if (e.path().filename().string().rfind(".tmp-", 0) == 0) fs::remove_all(e.path(), ec);
+  for (const fs::path& dir : {fs::path(out_dir), fs::path(out_dir) / "checkpoints"})
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(".tmp-", 0) == 0 || name.find(".tmp.") != std::string::npos) fs::remove_all(e.path(), ec);
+    }
 }
 
 RunLock::~RunLock() {
@@ -49,9 +54,11 @@ void drop_metrics_after(const std::string& metrics_path, int64_t step) {
   bool dropped = false;
   while (std::getline(in, line)) {
     const nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    // rows past the checkpoint, and half a line a kill left behind
-    if (!row.is_object() ||
-        (row.contains("step") && row["step"].is_number_integer() && row["step"].get<int64_t>() > step)) {
+    // rows past the checkpoint, its step's eval row (the resumed run evaluates there again), and
+    // half a line a kill left behind
+    const int64_t at = row.is_object() && row.contains("step") && row["step"].is_number_integer()
+                           ? row["step"].get<int64_t>() : -1;
+    if (!row.is_object() || at > step || (at == step && row.contains("val_loss"))) {
       dropped = true;
       continue;
     }

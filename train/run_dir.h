@@ -18,8 +18,8 @@ class RunLock {
   int fd_ = -1;
 };
 
-// A resumed run repeats the steps after its checkpoint: drop metrics.jsonl rows with a larger
-// step (rewritten atomically), so the log reads as one run.
+// A resumed run repeats the steps after its checkpoint and its eval at that step: drop those
+// metrics.jsonl rows (rewritten atomically), so the log reads as one run.
 void drop_metrics_after(const std::string& metrics_path, int64_t step);
 
 }  // namespace moelab::train

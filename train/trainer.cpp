@@ -205,19 +205,23 @@ double flops_per_token(const RunConfig& cfg, int vocab) {
 double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostream& log) {
   RunConfig cfg = cfg_in;
   apply_threads(cfg.train.threads);
-  // A fixed mmap threshold: glibc otherwise raises it whenever a large block is freed, after
-  // which large transients come from the heap and leave it fragmented (tens of MB of RSS that no
-  // tensor uses). Tensor buffers are cached by core/storage, so this adds no per-step page faults.
-  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  // A fixed mmap threshold: glibc otherwise raises it (up to 32 MiB) whenever a large block is
+  // freed, after which large transients come from the heap and leave it fragmented (tens of MB of
+  // RSS that no tensor uses). 4 MiB keeps per-step scratch vectors (e.g. attention's T x T) on
+  // the heap, where they are reused without page faults; tensors are cached by core/storage.
+  ::mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
   const std::string out_dir = cfg.train.out_dir;
   std::error_code ec;
   MOELAB_CHECK(!fs::exists(out_dir, ec) || fs::is_directory(out_dir, ec), "train.out_dir: ", out_dir,
                " exists and is not a folder");
 
   // 1. data and tokenizer (a resumed run keeps the checkpoint's tokenizer)
+  std::optional<RunLock> lock;  // one writer per run folder; taken before reading a checkpoint to resume
+  if (fs::is_directory(out_dir, ec)) lock.emplace(out_dir);
   std::unique_ptr<LoadedModel> resumed;
   if (opts.resume) {
-    MOELAB_CHECK(fs::exists(out_dir + "/model.json"), "--resume: no checkpoint in ", out_dir);
+    MOELAB_CHECK(fs::is_directory(out_dir, ec) && fs::exists(checkpoint_dir(out_dir) + "/model.json", ec),
+                 "--resume: no checkpoint in ", out_dir);
     resumed = std::make_unique<LoadedModel>(load_checkpoint(out_dir));
   }
   // a lifelong stage continues a checkpoint: its model config and tokenizer
@@ -278,7 +282,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   }
   fs::create_directories(out_dir, ec);
   MOELAB_CHECK(fs::is_directory(out_dir), "train.out_dir: cannot create ", out_dir, ": ", ec.message());
-  const RunLock lock(out_dir);  // one writer per run folder
+  if (!lock) lock.emplace(out_dir);
   if (resumed) drop_metrics_after(out_dir + "/metrics.jsonl", state.step);
 
   // 3. fixed evaluation batches, the training sampler
@@ -432,7 +436,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
       return val_loss;
     }
   }
-  save(cfg.train.max_iters);
+  save(std::max<int64_t>(state.step, cfg.train.max_iters));  // a resume past max_iters keeps its step
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
   if (cfg.train.max_iters > state.step) {
     for (const auto& np : model.named_parameters()) {

@@ -52,12 +52,16 @@ case "$case_name" in
     # a 1 MiB tmpfs in a private mount namespace, filled up after a first checkpoint
     command -v unshare > /dev/null || { echo "SKIP: unshare missing"; exit 77; }
     unshare -rm true 2> /dev/null || { echo "SKIP: no user/mount namespaces here"; exit 77; }
-    expect "No space left on device" unshare -rm bash -c '
-      set -e; source "$0"; mkdir -p "$1/small"; mount -t tmpfs -o size=1m tmpfs "$1/small"
+    expect "checkpoint: cannot save step 6 .*No space left on device \(the previous checkpoint is kept\)" unshare -rm bash -c '
+      work="$1"; moelab="$2"; source "$0"; mkdir -p "$work/small"; mount -t tmpfs -o size=1m tmpfs "$work/small"
       "$2" train "$3/configs/default.json" "${tiny[@]}" --set train.max_iters=3 --set optim.lr_decay_iters=3 \
-        --set train.eval_interval=3 --out "$1/small/run" > /dev/null
+        --set train.eval_interval=3 --out "$1/small/run" > /dev/null || { echo "SETUP FAILED"; exit 97; }
+      [ -f "$1/small/run/latest/model.safetensors" ] || { echo "SETUP FAILED: no first checkpoint"; exit 97; }
       sha256sum "$1/small/run/latest/"* > "$1/small.sums"
+      # full but for 128 KiB: enough for the log, not for a checkpoint (about 640 KB)
+      dd if=/dev/zero of="$1/small/pad" bs=128k count=1 2> /dev/null
       dd if=/dev/zero of="$1/small/filler" bs=4k 2> /dev/null || true
+      rm "$1/small/pad"
       set +e
       "$2" train "$3/configs/default.json" "${tiny[@]}" --set train.max_iters=6 --set optim.lr_decay_iters=6 \
         --set train.eval_interval=6 --out "$1/small/run" --resume; rc=$?
@@ -65,7 +69,7 @@ case "$case_name" in
       sha256sum -c --quiet "$1/small.sums" || { echo "CHECKPOINT CHANGED"; exit 99; }
       "$2" eval "$1/small/run" --batches 1 > /dev/null || { echo "CHECKPOINT UNLOADABLE"; exit 98; }
       exit $rc' "$(dirname "$0")/common.sh" "$work" "$moelab" "$root"
-    grep -q "CHECKPOINT" "$work/out.txt" && fail "$(cat "$work/out.txt")" ;;
+    if grep -qE "CHECKPOINT|SETUP" "$work/out.txt"; then fail "$(cat "$work/out.txt")"; fi ;;
   zero_layers)
     expect "model\.n_layer.*>= 1" train_tiny "$keep" 5 --resume --set model.n_layer=0 ;;
   heads_not_dividing)
@@ -94,7 +98,8 @@ case "$case_name" in
     mkdir "$work/emptyrun"
     expect "--resume: no checkpoint in .*emptyrun" train_tiny "$work/emptyrun" 5 --resume ;;
   truncated_checkpoint)
-    cp -rL "$keep" "$work/cut"; rm -f "$work/cut/latest"; rm -rf "$work/cut/checkpoints"
+    cp -rL "$keep" "$work/cut"; rm -rf "$work/cut/latest" "$work/cut/checkpoints"
+    [ ! -e "$work/cut/latest" ] || fail "setup: latest still there"
     truncate -s 1000 "$work/cut/model.safetensors"
     expect "cut/model\.safetensors.*(truncated|short|size)" "$moelab" eval "$work/cut" ;;
   vocab_mismatch)
@@ -106,7 +111,10 @@ case "$case_name" in
     "$moelab" train "$root/configs/default.json" --out "$keep" "${tiny[@]}" --resume --set train.max_iters=100000000 \
       --set optim.lr_decay_iters=100000000 --set train.eval_interval=100000000 > "$work/busy.log" 2>&1 &
     busy=$!
-    for _ in $(seq 1 50); do grep -q "moelab train:" "$work/busy.log" && break; sleep 0.1; done
+    trap 'kill -9 "$busy" 2> /dev/null; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+    # wait until it trains (its signal handlers are installed by then)
+    for _ in $(seq 1 600); do grep -q "loss" "$work/busy.log" && break; sleep 0.1; done
+    grep -q "loss" "$work/busy.log" || fail "the first run did not start training within 60 s: $(tail -3 "$work/busy.log")"
     expect "in use by another moelab process" train_tiny "$keep" 5 --resume
     kill -INT "$busy"; wait "$busy" || fail "the interrupted run did not exit 0"
     before="$(snapshot)" ;;  # the first run legitimately saved on SIGINT

@@ -196,8 +196,16 @@ TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_c
   const std::string want = "model.safetensors is from step 20 but " + mixed + "/model.json is from step 30";
   CHECK_THROWS_WITH_AS(train::load_checkpoint(mixed), Contains(want.c_str()), Error);
   // saving a step that already has a folder keeps both (the older copy is never overwritten)
+  fs::create_directories(dir + "/checkpoints/step_00000001_best");  // a user's folder: never pruned
   train::save_checkpoint(dir, model, nullptr, cfg, tok, {30, 0});
   CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000030.2");
+  // a re-run from step 5 in the same folder: its folders are newer than the old run's higher
+  // steps, so pruning (keep 2) removes the old run's, not the new run's
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {5, 0});
+  CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000005");
+  CHECK(fs::exists(dir + "/checkpoints/step_00000030.2"));
+  CHECK(!fs::exists(dir + "/checkpoints/step_00000030"));
+  CHECK(fs::exists(dir + "/checkpoints/step_00000001_best"));
   fs::remove_all(dir);
   fs::remove_all(mixed);
 }
@@ -235,5 +243,26 @@ TEST_CASE("a damaged sidecar: a huge config, a bad vocab_size, deep nesting are 
   CHECK_THROWS_WITH_AS(train::load_checkpoint(dir), Contains("nested deeper than 64 levels"), Error);
   write_side(good);
   CHECK(train::load_checkpoint(dir).state.step == 1);
+  fs::remove_all(dir);
+}
+
+#include "train/run_dir.h"
+
+TEST_CASE("resume trims metrics.jsonl: rows after the checkpoint, its step's eval row, a half line") {
+  const std::string dir = temp_dir("moelab_trim_metrics");
+  fs::create_directories(dir);
+  const std::string path = dir + "/metrics.jsonl";
+  std::ofstream(path) << R"({"event":"start","step":0})" "\n"
+                      << R"({"step":0,"val_loss":4.0})" "\n"
+                      << R"({"step":2,"loss":3.0})" "\n"
+                      << R"({"step":4,"loss":2.5})" "\n"
+                      << R"({"step":4,"val_loss":2.6})" "\n"
+                      << R"({"step":6,"loss":2.2})" "\n"
+                      << R"({"step":8,"lo)";  // killed mid-line
+  train::drop_metrics_after(path, 4);
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(all == R"({"event":"start","step":0})" "\n" R"({"step":0,"val_loss":4.0})" "\n" R"({"step":2,"loss":3.0})" "\n"
+               R"({"step":4,"loss":2.5})" "\n");
   fs::remove_all(dir);
 }
