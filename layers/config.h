@@ -80,6 +80,12 @@ struct ModelConfig {
   std::string norm = "layernorm";  // layernorm | rmsnorm
   FfnConfig ffn;
   MoeConfig moe;
+
+  // A lower bound on the parameter count (embeddings, attention, 2-matrix MLPs and experts; a
+  // registered FFN kind counts 0), in double so absurd sizes cannot overflow. Checked before
+  // anything is allocated: against the machine's memory (training) or a checkpoint's tensors.
+  // Counting stops once the count exceeds `stop_above`.
+  double min_parameter_count(double stop_above = 1e18) const;
 };
 
 }  // namespace moelab::nn

@@ -34,26 +34,12 @@ nlohmann::json reference_config(const nn::ModelConfig& m) {
   return j;
 }
 
-// A lower bound on the parameter count of `m` (attention and 2-matrix FFNs only), in double so
-// absurd sizes cannot overflow; refuse a config far larger than the tensors that should fill it.
+// Refuse a config far larger than the tensors that should fill it.
 void check_config_fits(const nn::ModelConfig& m, const SafeTensors& st, const std::string& side_path,
                        const std::string& weights_path) {
   double values = 0;
   for (const auto& [name, t] : st.tensors) values += static_cast<double>(t.numel());
-  const double d = m.n_embd, limit = 2 * values + 1e6;
-  double lower = (static_cast<double>(m.vocab_size) + m.block_size) * d + 4.0 * d * d * m.n_layer;
-  if (lower <= limit) {  // now n_layer is small enough to walk
-    for (int l = 0; l < m.n_layer && lower <= limit; ++l) {
-      const double dense_hidden = static_cast<double>(m.ffn.mult) * d;
-      if (m.moe.enabled() && m.moe.is_moe_layer(l, m.n_layer)) {
-        const double hidden = m.moe.expert_hidden > 0 ? m.moe.expert_hidden : dense_hidden;
-        const double shared = m.moe.shared_hidden > 0 ? m.moe.shared_hidden : hidden;
-        lower += 2 * d * (m.moe.experts_at(l) * hidden + m.moe.shared_experts * shared);
-      } else if (m.ffn.type == "mlp") {  // a registered FFN kind may be any size: not counted
-        lower += 2 * d * dense_hidden;
-      }
-    }
-  }
+  const double limit = 2 * values + 1e6, lower = m.min_parameter_count(limit);
   MOELAB_CHECK(lower <= limit, "checkpoint: ", side_path, " describes a model of at least ", lower,
                " parameters, but ", weights_path, " holds ", values, " values (the sidecar does not belong to it)");
 }

@@ -250,7 +250,17 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
                corpus.val.tokens.size(), " tokens (from ", sources(), "), fewer than one block of ", T + 1,
                " (raise data.val_fraction or give data.val)");
 
-  // 2. model and optimizer
+  // 2. model and optimizer (first: does it fit? A typo such as n_embd 12800 must be an error, not
+  // an allocation failure or the OOM killer halfway through)
+  {
+    const double ram = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    const double per_param = 16;  // value, gradient and two AdamW moments, float32
+    const double params = cfg.model.min_parameter_count(ram / per_param);
+    MOELAB_CHECK(ram <= 0 || params * per_param <= ram, "model: n_layer ", cfg.model.n_layer, ", n_embd ",
+                 cfg.model.n_embd, ", vocab ", cfg.model.vocab_size, " make at least ", params,
+                 " parameters, which need ", params * per_param / 1e9, " GB for values, gradients and optimizer state; "
+                 "this machine has ", ram / 1e9, " GB");
+  }
   nn::GPT model(cfg.model, cfg.train.seed);
   warn_if_not_causal(model, log);
   if (init) {

@@ -80,6 +80,11 @@ case "$case_name" in
     expect "model\.moe\.capacity\.factor" train_tiny "$keep" 5 --resume --set model.moe.capacity.factor=-1 ;;
   nonpositive_lr)
     expect "optim\.lr.*> 0" train_tiny "$keep" 5 --resume --set optim.lr=0 ;;
+  model_too_big)
+    # a typo-sized model (770 TB of parameters and AdamW state) is refused before any allocation
+    expect "model: n_layer 2, n_embd 1000000, .* parameters, which need .* GB .*; this machine has" \
+      train_tiny "$work/new" 5 --set model.n_embd=1000000
+    [ ! -e "$work/new" ] || fail "the run folder was created" ;;
   prompt_unknown_char)
     expect "character 'é' \(U\+00E9\) at character 3 is not in the model's vocabulary" \
       "$moelab" generate "$keep" --prompt "caé" --tokens 5 ;;
