@@ -293,6 +293,10 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   fs::create_directories(out_dir, ec);
   MOELAB_CHECK(fs::is_directory(out_dir), "train.out_dir: cannot create ", out_dir, ": ", ec.message());
   if (!lock) lock.emplace(out_dir);
+  if (!resumed && fs::exists(out_dir + "/model.json", ec))
+    log << "note: " << out_dir << " holds an earlier run's checkpoint; this new run's checkpoints replace it as they "
+        << "are saved (--resume continues it instead; checkpoints/ keeps the last " << cfg.train.keep_checkpoints
+        << ")\n";
   if (resumed) drop_metrics_after(out_dir + "/metrics.jsonl", state.step);
 
   // 3. fixed evaluation batches, the training sampler
