@@ -34,11 +34,12 @@ Cache& cache() {
 
 }  // namespace
 
-Storage::Storage(size_t bytes) {
+Storage::Storage(size_t bytes) : requested_(bytes) {
   bytes_ = size_class(bytes == 0 ? kAlign : bytes);
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
+    c.stats.live_requested_bytes += requested_;
     // Best fit among cached blocks up to twice the size: a block cached in one class also serves
     // smaller requests, so blocks needed at different moments of a step are shared.
     auto it = c.free_blocks.lower_bound(bytes_);
@@ -65,6 +66,7 @@ Storage::~Storage() {
   std::lock_guard<std::mutex> lock(c.mu);
   c.free_blocks[bytes_].push_back(ptr_);
   c.stats.live_bytes -= bytes_;
+  c.stats.live_requested_bytes -= requested_;
   c.stats.cached_bytes += bytes_;
 }
 

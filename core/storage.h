@@ -20,11 +20,13 @@ class Storage {
 
  private:
   void* ptr_;
-  size_t bytes_;
+  size_t bytes_;      // the block's size (its cache class; may exceed the request)
+  size_t requested_;  // what was asked for
 };
 
 struct AllocatorStats {
-  size_t live_bytes = 0;    // handed out and not yet returned
+  size_t live_bytes = 0;    // handed out and not yet returned (block sizes)
+  size_t live_requested_bytes = 0;  // the same blocks, counted at the sizes asked for
   size_t cached_bytes = 0;  // returned and kept for reuse
   size_t os_allocs = 0;     // calls that reached the system allocator
   size_t peak_live_bytes = 0;  // the most live_bytes has been since start or the last reset

@@ -373,9 +373,9 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     const float lr = optim::lr_at(cfg.optim.schedule, step);
     Batch batch = replay.empty() ? sample_batch(corpus.train, B, T, sampler)
                                  : batch_at(corpus.train, replay.data() + step * B, B, T);
-    const size_t live_before_forward = allocator_stats().live_bytes;
+    const size_t live_before_forward = allocator_stats().live_requested_bytes;
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
-    if (step == state.step) memory.activations_bytes = allocator_stats().live_bytes - live_before_forward;
+    if (step == state.step) memory.activations_bytes = allocator_stats().live_requested_bytes - live_before_forward;
     const double loss = out.loss.item();
     if (cfg.train.routing_metrics) train_routing.add(model, out, batch);
     autograd::Var objective = out.total;
