@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "train/json_depth.h"
 #include "train/safetensors.h"
 
 namespace moelab::train {
@@ -135,15 +136,14 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
   fs::create_directories(root, ec);
   MOELAB_CHECK(fs::is_directory(root), "checkpoint: cannot create folder ", root.string(),
                ec ? ": " + ec.message() : std::string(" (a file is in the way?)"));
-  SafeTensors weights;
   for (const auto& np : model.named_parameters()) {
     const Tensor& v = np.param->var.value();
     for (int64_t i = 0; i < v.numel(); ++i)
       MOELAB_CHECK(std::isfinite(v[i]), "checkpoint: refusing to write ", dir, ": ", np.name, " holds a non-finite value",
                    " at index ", i, " (the previous checkpoint is kept)");
-    weights.tensors[np.name] = v;
   }
-  for (const auto& nb : model.named_buffers()) weights.tensors[nb.name] = *nb.tensor;
+  SafeTensors weights;
+  weights.tensors = model_tensors(model);
   weights.metadata = {{"format", "pt"},
                       {"config", reference_config(model.config()).dump()},
                       {"checkpoint_step", std::to_string(state.step)}};
@@ -216,10 +216,28 @@ std::string checkpoint_dir(const std::string& path) {
   return parent.empty() ? "." : parent;
 }
 
+nlohmann::json read_sidecar(const std::string& side_path) {
+  std::ifstream in(side_path);
+  MOELAB_CHECK(in, "checkpoint: cannot open ", side_path, " (the sidecar beside model.safetensors)");
+  nlohmann::json side;
+  try {
+    side = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint: " + side_path + ": " + e.what());
+  }
+  check_json_depth(side, 64, "checkpoint: " + side_path);
+  return side;
+}
+
+std::map<std::string, Tensor> model_tensors(nn::GPT& model) {
+  std::map<std::string, Tensor> out;  // handles sharing the model's storage
+  for (auto& np : model.named_parameters()) out[np.name] = np.param->var.value();
+  for (auto& nb : model.named_buffers()) out[nb.name] = *nb.tensor;
+  return out;
+}
+
 void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where) {
-  std::map<std::string, Tensor> want;  // handles sharing the model's storage
-  for (auto& np : model.named_parameters()) want[np.name] = np.param->var.value();
-  for (auto& nb : model.named_buffers()) want[nb.name] = *nb.tensor;
+  std::map<std::string, Tensor> want = model_tensors(model);
   for (const auto& [name, t] : tensors)
     MOELAB_CHECK(want.count(name), "checkpoint: ", where, ": unexpected tensor ", name,
                  " (the checkpoint is from another architecture)");
@@ -240,15 +258,8 @@ LoadedModel load_checkpoint(const std::string& path) {
   const std::string weights_path =
       fs::is_directory(path) ? out.dir + "/model.safetensors" : fs::canonical(path).string();
   const std::string side_path = out.dir + "/model.json";
-  std::ifstream in(side_path);
-  MOELAB_CHECK(in, "checkpoint: cannot open ", side_path, " (the sidecar beside model.safetensors)");
-  nlohmann::json side;
+  const nlohmann::json side = read_sidecar(side_path);
   try {
-    // nlohmann parses iteratively, but copies and dumps recurse: bound the nesting first
-    side = nlohmann::json::parse(in, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > 64) throw Error("nested deeper than 64 levels");
-      return true;
-    });
     out.config = parse_config(side.at("config"));
     out.tokenizer = Tokenizer::from_json(side.at("tokenizer"));
     out.state.step = side.at("step").get<int64_t>();

@@ -46,6 +46,10 @@ std::string checkpoint_dir(const std::string& path);
 LoadedModel load_checkpoint(const std::string& path);
 // `checkpoint_step` >= 0: refuse optimizer state saved at another step than the model's.
 void load_optimizer_state(const std::string& dir, optim::Optimizer& opt, int64_t checkpoint_step = -1);
+// model.json parsed, its nesting bounded; errors name the file.
+nlohmann::json read_sidecar(const std::string& side_path);
+// The model's parameters and buffers by name (handles sharing the model's storage).
+std::map<std::string, Tensor> model_tensors(nn::GPT& model);
 // Copies tensors into the model's parameters, checking names and shapes both ways.
 void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where);
 

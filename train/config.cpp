@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "train/json_depth.h"
 #include "layers/ffn.h"
 #include "layers/moe/aux_losses.h"
 #include "layers/moe/router.h"
@@ -33,19 +34,9 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
-// Configs nest a few levels; nlohmann::json copies, compares and dumps recursively, so a (hostile or
-// broken) file of 100k "[" would overflow the stack there. Checked once, right after parsing.
+// Configs nest a few levels (train/json_depth.h says why deeper ones are refused).
 constexpr int kMaxDepth = 64;
-bool deeper_than(const json& j, int levels) {  // recursion bounded by `levels`
-  if (!j.is_structured()) return false;
-  if (levels == 0) return true;
-  for (const json& e : j)
-    if (deeper_than(e, levels - 1)) return true;
-  return false;
-}
-void check_depth(const json& j, const std::string& where) {
-  MOELAB_CHECK(!deeper_than(j, kMaxDepth), where, ": nested deeper than ", kMaxDepth, " levels");
-}
+void check_depth(const json& j, const std::string& where) { check_json_depth(j, kMaxDepth, where); }
 
 // A JSON number as an integer of type T: 3, -1 and 2.0 / 1e3 (integral floats) are accepted,
 // values outside T's range are errors (not wrapped, not undefined float->int conversions).

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "train/json_depth.h"
 
 namespace moelab::train {
 
@@ -145,24 +146,18 @@ float half_to_float(uint16_t h) {
 }  // namespace
 
 SafeTensors read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   MOELAB_CHECK(in, "checkpoint: cannot open ", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_safetensors(ss.str(), path);
+  std::string bytes(static_cast<size_t>(in.tellg()), '\0');  // one copy of the file, not a stream's plus a string's
+  in.seekg(0);
+  MOELAB_CHECK(in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())), "checkpoint: cannot read ", path);
+  return parse_safetensors(bytes, path);
 }
 
 namespace {
-// A safetensors header nests 3 levels (header, entry, shape); nlohmann::json dumps recursively, so
-// a header of 100k "[" would overflow the stack in an error message. Recursion bounded by `levels`.
+// A safetensors header nests 3 levels (header, entry, shape): deeper is not a header
+// (train/json_depth.h says why it must not reach the error messages below).
 constexpr int kMaxHeaderDepth = 8;
-bool deeper_than(const nlohmann::json& j, int levels) {
-  if (!j.is_structured()) return false;
-  if (levels == 0) return true;
-  for (const nlohmann::json& e : j)
-    if (deeper_than(e, levels - 1)) return true;
-  return false;
-}
 
 struct Entry {
   const std::string* name;
@@ -185,7 +180,7 @@ SafeTensors parse_safetensors(const std::string& buf, const std::string& path) {
     throw Error("checkpoint: " + path + ": header is not valid JSON: " + e.what());
   }
   MOELAB_CHECK(header.is_object(), "checkpoint: ", path, ": header is not a JSON object");
-  MOELAB_CHECK(!deeper_than(header, kMaxHeaderDepth), "checkpoint: ", path, ": header nests deeper than ",
+  MOELAB_CHECK(!json_deeper_than(header, kMaxHeaderDepth), "checkpoint: ", path, ": header nests deeper than ",
                kMaxHeaderDepth, " levels (not a safetensors header)");
   SafeTensors st;
   const size_t data_size = buf.size() - 8 - n;

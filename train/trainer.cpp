@@ -264,10 +264,7 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   nn::GPT model(cfg.model, cfg.train.seed);
   warn_if_not_causal(model, log);
   if (init) {
-    if (!resumed) {
-      const std::string file = init->dir + "/model.safetensors";
-      load_parameters(model, read_safetensors(file).tensors, file);
-    }
+    if (!resumed) load_parameters(model, model_tensors(*init->model), init->dir + "/model.safetensors");
     apply_lifelong_freezing(model, cfg.lifelong, init->sidecar, log);  // before the optimizer sees the params
   }
   std::unique_ptr<LoadedModel> teacher;
@@ -283,9 +280,8 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   auto opt = make_optimizer(model, cfg.optim);
   TrainState state;
   if (resumed) {
-    // parameters and buffers (e.g. the bias of aux-loss-free balancing) straight from the file
-    const std::string file = resumed->dir + "/model.safetensors";
-    load_parameters(model, read_safetensors(file).tensors, file);
+    // parameters and buffers (e.g. the bias of aux-loss-free balancing), as loaded and checked
+    load_parameters(model, model_tensors(*resumed->model), resumed->dir + "/model.safetensors");
     load_optimizer_state(resumed->dir, *opt, resumed->state.step);
     state = resumed->state;
     set_model_rng_counters(model, state.rng_counters);
@@ -373,9 +369,10 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
     const float lr = optim::lr_at(cfg.optim.schedule, step);
     Batch batch = replay.empty() ? sample_batch(corpus.train, B, T, sampler)
                                  : batch_at(corpus.train, replay.data() + step * B, B, T);
-    const size_t live_before_forward = allocator_stats().live_requested_bytes;
+    const bool first_step = step == state.step;  // activations are measured once
+    const size_t live_before_forward = first_step ? allocator_stats().live_requested_bytes : 0;
     nn::ModelOutput out = model.forward(batch.ids, batch.targets);
-    if (step == state.step) memory.activations_bytes = allocator_stats().live_requested_bytes - live_before_forward;
+    if (first_step) memory.activations_bytes = allocator_stats().live_requested_bytes - live_before_forward;
     const double loss = out.loss.item();
     if (cfg.train.routing_metrics) train_routing.add(model, out, batch);
     autograd::Var objective = out.total;
@@ -453,11 +450,9 @@ double run_training(const RunConfig& cfg_in, const TrainOptions& opts, std::ostr
   save(std::max<int64_t>(state.step, cfg.train.max_iters));  // a resume past max_iters keeps its step
   log << "saved " << out_dir << "/model.safetensors (val loss " << val_loss << ")\n";
   if (cfg.train.max_iters > state.step) {
-    for (const auto& np : model.named_parameters()) {
-      memory.params_bytes += np.param->var.numel() * sizeof(float);
+    for (const auto& [name, t] : model_tensors(model)) memory.params_bytes += t.numel() * sizeof(float);
+    for (const auto& np : model.named_parameters())
       if (!np.param->frozen) memory.grads_bytes += np.param->var.numel() * sizeof(float);
-    }
-    for (const auto& nb : model.named_buffers()) memory.params_bytes += nb.tensor->numel() * sizeof(float);
     for (const auto& [name, t] : opt->state()) memory.optimizer_bytes += t.numel() * sizeof(float);
     log << describe(memory, process_memory()) << "\n";
   }
@@ -486,12 +481,10 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
     sets.emplace_back(p, build_corpus(d, &lm.tokenizer).train);
   }
   for (const std::string& run : opts.val_of) {  // another run's held-out data (e.g. an earlier stage's)
-    const std::string side = (fs::is_directory(run) ? run : fs::path(run).parent_path().string()) + "/model.json";
-    std::ifstream in(side);
-    MOELAB_CHECK(in, "eval --val-of: cannot open ", side);
+    const std::string side = checkpoint_dir(run) + "/model.json";
     RunConfig other;
     try {
-      other = parse_config(nlohmann::json::parse(in).at("config"));
+      other = parse_config(read_sidecar(side).at("config"));
     } catch (const std::exception& e) {
       throw Error("eval --val-of: " + side + ": " + e.what());
     }
