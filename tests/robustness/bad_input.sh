@@ -5,7 +5,6 @@
 # Usage: bad_input.sh MOELAB CASE
 set -uo pipefail
 moelab="$1"; case_name="$2"
-work="$(mktemp -d)"; trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 source "$(dirname "$0")/common.sh"
 keep="$work/keep"
 train_tiny "$keep" 3 > "$work/keep.log" 2>&1 || fail "fixture run: $(tail -3 "$work/keep.log")"

@@ -1,5 +1,10 @@
 # Shared by the robustness scripts: a tiny MoE model on a generated corpus, so each CLI run takes
-# well under a second. Source it after setting `moelab` (the binary) and `work` (a temp folder).
+# well under a second. Source it after setting `moelab` (the binary); it makes `work` (a temp
+# folder removed on exit) unless the caller already has one.
+if [ -z "${work:-}" ]; then
+  work="$(mktemp -d)"
+  trap 'chmod -R u+w "$work" 2> /dev/null; rm -rf "$work"' EXIT
+fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 corpus="$work/corpus.txt"
 if [ ! -f "$corpus" ]; then

@@ -4,7 +4,6 @@
 # and --resume must carry on from it. Counts how many kills hit a save in progress.
 set -euo pipefail
 moelab="$1"; rounds="${2:-25}"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/common.sh"
 out="$work/run"
 train_tiny "$out" 5 > "$work/first.log" 2>&1 || fail "first run: $(tail -3 "$work/first.log")"

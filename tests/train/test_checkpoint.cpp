@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "autograd/tape.h"
 #include "train/checkpoint.h"
@@ -20,6 +21,21 @@ static std::string temp_dir(const char* name) {
   fs::path p = fs::temp_directory_path() / name;
   fs::remove_all(p);
   return p.string();
+}
+
+// A one-layer GPT, its config (plus `extra` JSON merged in) and a char tokenizer over `text`.
+struct TinyModel {
+  train::RunConfig cfg;
+  train::Tokenizer tok;
+  std::unique_ptr<moelab::nn::GPT> model;
+};
+static TinyModel tiny_model(std::string text, const char* extra = "{}") {
+  nlohmann::json j = nlohmann::json::parse(R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})");
+  j.merge_patch(nlohmann::json::parse(extra));
+  TinyModel t{train::parse_config(j), train::Tokenizer::chars_of({&text}), nullptr};
+  t.cfg.model.vocab_size = t.tok.vocab_size();
+  t.model = std::make_unique<moelab::nn::GPT>(t.cfg.model, 1);
+  return t;
 }
 
 TEST_CASE("save -> load round-trips parameters bitwise and the eval loss exactly") {
@@ -88,12 +104,8 @@ TEST_CASE("corrupt or truncated safetensors files give errors naming the file") 
 
 TEST_CASE("a checkpoint from another architecture names the tensor that differs") {
   const std::string dir = temp_dir("moelab_ckpt_arch");
-  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})"));
-  std::string text = "abcdef";
-  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
-  cfg.model.vocab_size = tok.vocab_size();
-  moelab::nn::GPT small(cfg.model, 1);
-  train::save_checkpoint(dir, small, nullptr, cfg, tok, {0, 0});
+  auto [cfg, tok, small] = tiny_model("abcdef");
+  train::save_checkpoint(dir, *small, nullptr, cfg, tok, {0, 0});
   cfg.model.n_embd = 16;
   moelab::nn::GPT wider(cfg.model, 1);
   auto tensors = train::read_safetensors(dir + "/model.safetensors").tensors;
@@ -150,11 +162,8 @@ TEST_CASE("an MoE checkpoint (bias balancing buffer included) round-trips bitwis
 
 TEST_CASE("a model holding NaN is never written; the previous checkpoint stays loadable") {
   const std::string dir = temp_dir("moelab_ckpt_nan");
-  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})"));
-  std::string text = "abcdefg";
-  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
-  cfg.model.vocab_size = tok.vocab_size();
-  moelab::nn::GPT model(cfg.model, 1);
+  auto [cfg, tok, owned] = tiny_model("abcdefg");
+  moelab::nn::GPT& model = *owned;
   train::save_checkpoint(dir, model, nullptr, cfg, tok, {1, 0});
   model.find_parameter("transformer.h.0.attn.c_proj.weight")->var.value()[5] = std::nanf("");
   CHECK_THROWS_WITH_AS(train::save_checkpoint(dir, model, nullptr, cfg, tok, {2, 0}),
@@ -166,12 +175,8 @@ TEST_CASE("a model holding NaN is never written; the previous checkpoint stays l
 
 TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_checkpoints go, mixes are refused") {
   const std::string dir = temp_dir("moelab_ckpt_folders");
-  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(
-      R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}, "train": {"keep_checkpoints": 2}})"));
-  std::string text = "abcd";
-  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
-  cfg.model.vocab_size = tok.vocab_size();
-  moelab::nn::GPT model(cfg.model, 1);
+  auto [cfg, tok, owned] = tiny_model("abcd", R"({"train": {"keep_checkpoints": 2}})");
+  moelab::nn::GPT& model = *owned;
   Tensor wte = model.named_parameters().front().param->var.value();
   for (int step : {10, 20, 30}) {
     wte[0] = static_cast<float>(step);  // each checkpoint holds its own step in one weight
@@ -212,13 +217,8 @@ TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_c
 
 TEST_CASE("a damaged sidecar: a huge config, a bad vocab_size, deep nesting are errors naming model.json") {
   const std::string dir = temp_dir("moelab_ckpt_sidecar");
-  train::RunConfig cfg = train::parse_config(nlohmann::json::parse(
-      R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 4}})"));
-  std::string text = "abcd";
-  train::Tokenizer tok = train::Tokenizer::chars_of({&text});
-  cfg.model.vocab_size = tok.vocab_size();
-  moelab::nn::GPT model(cfg.model, 1);
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {1, 0});
+  auto [cfg, tok, model] = tiny_model("abcd");
+  train::save_checkpoint(dir, *model, nullptr, cfg, tok, {1, 0});
   const std::string side_path = dir + "/latest/model.json";
   nlohmann::json side;
   {
