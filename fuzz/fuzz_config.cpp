@@ -1,4 +1,4 @@
-// libFuzzer target: the run-config parser (train/config.cpp) on untrusted text.
+// libFuzzer target: the run-config parser (train/config/) on untrusted text.
 // Input: JSON text, optionally followed by lines "--set key.path=value" (the CLI's overrides),
 // which are applied in order before parsing, as `moelab train CONFIG --set ...` does:
 //   {"model": {"n_layer": 2}}
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "train/config.h"
+#include "train/config/run_config.h"
 
 namespace {
 [[noreturn]] void finding(const char* what, const std::string& detail) {

@@ -1,4 +1,4 @@
-// libFuzzer target: the safetensors reader (train/safetensors.cpp, parse_safetensors), which
+// libFuzzer target: the safetensors reader (train/io/safetensors.cpp, parse_safetensors), which
 // loads checkpoints (model.safetensors, optimizer.safetensors) and foreign files.
 // Any input must give either tensors whose storage really holds numel() floats, or a
 // moelab::Error naming the file; any other exception, crash, sanitizer report, leak or huge
@@ -10,7 +10,7 @@
 #include <typeinfo>
 
 #include "core/error.h"
-#include "train/safetensors.h"
+#include "train/io/safetensors.h"
 
 namespace {
 [[noreturn]] void finding(const char* what, const std::string& detail) {

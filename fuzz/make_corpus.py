@@ -4,7 +4,7 @@
 corpus/config/cfg_*.json: every config in configs/ with its "base" chain merged in (parse_config
 sees the merged JSON; "base" is resolved by load_config). corpus/safetensors/st_*.st:
 tiny files in moelab's layout (8-byte header length, JSON header padded to 8 bytes, checksum
-"moelab_data_fnv64" over the data as train/safetensors.cpp computes it). Hand-written malformed
+"moelab_data_fnv64" over the data as train/io/safetensors.cpp computes it). Hand-written malformed
 seeds and crash reproducers (crash_*, bad_*) live beside them and are not touched.
 (.st, not .safetensors: the repository's .gitignore ignores *.safetensors.)
 """

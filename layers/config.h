@@ -1,4 +1,4 @@
-// layers/config.h: the typed model configuration (parsed and validated in train/config.cpp;
+// layers/config.h: the typed model configuration (parsed and validated in train/config/;
 // defaults live here only).
 #pragma once
 #include <cstdint>

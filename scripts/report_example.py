@@ -2,7 +2,7 @@
 """Writes synthetic run folders (metrics.jsonl per docs/metrics.md) to try `moelab report` on
 without training: two MoE runs (E 8, top-2, MoE layers 1 and 3) with different balancing, and
 a dense run. The routing counts are simulated; every metric is computed from them as
-train/balance.h defines it, so the numbers are consistent with each other.
+train/routing_metrics.h defines it, so the numbers are consistent with each other.
 Usage: python3 scripts/report_example.py OUT_DIR [--steps 600]
 Then:  build/moelab report OUT_DIR/switch OUT_DIR/aux_free OUT_DIR/dense --out OUT_DIR/report.html
 docs/img/report-example.png is that page in headless Chromium (apt-get install chromium imagemagick):

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "train/checkpoint.h"
-#include "train/run_dir.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/checkpoint/run_dir.h"
 
 namespace moelab::train {
 
@@ -127,7 +127,7 @@ void grow(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
                                   {"added", o.add_experts},
                                   {"expert_init", o.expert_init},
                                   {"router_init", o.router_init}}}};
-  save_locked(o.out, grown, nullptr, cfg, lm.tokenizer, {0, 0}, extra);
+  save_locked(o.out, grown, nullptr, cfg, lm.tokenizer, TrainState{}, extra);
   log << "expand: " << o.checkpoint << " -> " << o.out << ": layers";
   for (int l : chosen) log << " " << l << " (" << old_e[l] << " -> " << old_e[l] + o.add_experts << " experts)";
   log << ", " << grown.num_parameters() << " parameters\n";
@@ -174,7 +174,7 @@ void upcycle(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
   }
   const nlohmann::json extra = {{"expanded",
                                  {{"kind", "upcycle"}, {"source", o.checkpoint}, {"layers", chosen}, {"experts", o.to_moe}}}};
-  save_locked(o.out, up, nullptr, cfg, lm.tokenizer, {0, 0}, extra);
+  save_locked(o.out, up, nullptr, cfg, lm.tokenizer, TrainState{}, extra);
   log << "expand: upcycled " << chosen.size() << " dense layers of " << o.checkpoint << " into " << o.to_moe
       << "-expert MoE layers (top-" << o.top_k << ", renormalised) -> " << o.out << "\n";
 }

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layers/gpt.h"
-#include "train/config.h"
+#include "train/config/run_config.h"
 
 namespace moelab::train {
 

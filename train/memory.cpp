@@ -40,4 +40,6 @@ std::string describe(const MemoryBudget& b, const ProcessMemory& m) {
   return line;
 }
 
+void use_fixed_mmap_threshold() { ::mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024); }
+
 }  // namespace moelab::train

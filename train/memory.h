@@ -28,4 +28,11 @@ struct MemoryBudget {
 // activations 43.9); process baseline 22.0 MB"
 std::string describe(const MemoryBudget& b, const ProcessMemory& m);
 
+// A fixed mmap threshold for glibc's malloc (4 MiB): glibc otherwise raises it (up to 32 MiB)
+// whenever a large block is freed, after which large transients come from the heap and leave it
+// fragmented (tens of MB of RSS that no tensor uses). 4 MiB keeps per-step scratch vectors (e.g.
+// attention's T x T) on the heap, where they are reused without page faults; tensors are cached
+// by core/storage. A process-wide setting: the program calls it (train/cli/process.cpp).
+void use_fixed_mmap_threshold();
+
 }  // namespace moelab::train

@@ -12,8 +12,8 @@
 #include <iostream>
 
 #include "layers/gpt.h"
-#include "train/checkpoint.h"
-#include "train/safetensors.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/io/safetensors.h"
 #include "train/trainer.h"
 
 #include "bilinear_glu.h"

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "train/balance.h"
+#include "train/routing_metrics.h"
 
 namespace train = moelab::train;
 using doctest::Approx;

@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "autograd/tape.h"
-#include "train/checkpoint.h"
-#include "train/safetensors.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/io/safetensors.h"
 
 using moelab::Error;
 using moelab::IndexTensor;
@@ -53,7 +53,7 @@ TEST_CASE("save -> load round-trips parameters bitwise and the eval loss exactly
     moelab::autograd::NoGrad ng;
     before = model.forward(ids, tgt).loss.item();
   }
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {17, 99});
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {17, 99, {}});
   train::LoadedModel lm = train::load_checkpoint(dir);
   CHECK(lm.state.step == 17);
   CHECK(lm.state.sampler_counter == 99);
@@ -105,7 +105,7 @@ TEST_CASE("corrupt or truncated safetensors files give errors naming the file") 
 TEST_CASE("a checkpoint from another architecture names the tensor that differs") {
   const std::string dir = temp_dir("moelab_ckpt_arch");
   auto [cfg, tok, small] = tiny_model("abcdef");
-  train::save_checkpoint(dir, *small, nullptr, cfg, tok, {0, 0});
+  train::save_checkpoint(dir, *small, nullptr, cfg, tok, {0, 0, {}});
   cfg.model.n_embd = 16;
   moelab::nn::GPT wider(cfg.model, 1);
   auto tensors = train::read_safetensors(dir + "/model.safetensors").tensors;
@@ -150,7 +150,7 @@ TEST_CASE("an MoE checkpoint (bias balancing buffer included) round-trips bitwis
     model.set_training(false);
     before = model.forward(ids, tgt).total.item();
   }
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {3, 4});
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {3, 4, {}});
   train::LoadedModel lm = train::load_checkpoint(dir);
   const Tensor loaded = *lm.model->named_buffers()[0].tensor;
   CHECK(std::memcmp(loaded.data(), bias.data(), bias.numel() * 4) == 0);
@@ -164,9 +164,9 @@ TEST_CASE("a model holding NaN is never written; the previous checkpoint stays l
   const std::string dir = temp_dir("moelab_ckpt_nan");
   auto [cfg, tok, owned] = tiny_model("abcdefg");
   moelab::nn::GPT& model = *owned;
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {1, 0});
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {1, 0, {}});
   model.find_parameter("transformer.h.0.attn.c_proj.weight")->var.value()[5] = std::nanf("");
-  CHECK_THROWS_WITH_AS(train::save_checkpoint(dir, model, nullptr, cfg, tok, {2, 0}),
+  CHECK_THROWS_WITH_AS(train::save_checkpoint(dir, model, nullptr, cfg, tok, {2, 0, {}}),
                        Contains("transformer.h.0.attn.c_proj.weight holds a non-finite value at index 5"), Error);
   train::LoadedModel lm = train::load_checkpoint(dir);
   CHECK(lm.state.step == 1);
@@ -180,7 +180,7 @@ TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_c
   Tensor wte = model.named_parameters().front().param->var.value();
   for (int step : {10, 20, 30}) {
     wte[0] = static_cast<float>(step);  // each checkpoint holds its own step in one weight
-    train::save_checkpoint(dir, model, nullptr, cfg, tok, {step, 0});
+    train::save_checkpoint(dir, model, nullptr, cfg, tok, {step, 0, {}});
   }
   CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000030");
   CHECK(!fs::exists(dir + "/checkpoints/step_00000010"));  // pruned: keep 2
@@ -202,11 +202,11 @@ TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_c
   CHECK_THROWS_WITH_AS(train::load_checkpoint(mixed), Contains(want.c_str()), Error);
   // saving a step that already has a folder keeps both (the older copy is never overwritten)
   fs::create_directories(dir + "/checkpoints/step_00000001_best");  // a user's folder: never pruned
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {30, 0});
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {30, 0, {}});
   CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000030.2");
   // a re-run from step 5 in the same folder: its folders are newer than the old run's higher
   // steps, so pruning (keep 2) removes the old run's, not the new run's
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {5, 0});
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {5, 0, {}});
   CHECK(fs::read_symlink(dir + "/latest") == "checkpoints/step_00000005");
   CHECK(fs::exists(dir + "/checkpoints/step_00000030.2"));
   CHECK(!fs::exists(dir + "/checkpoints/step_00000030"));
@@ -218,7 +218,7 @@ TEST_CASE("checkpoint folders: latest moves atomically, the oldest beyond keep_c
 TEST_CASE("a damaged sidecar: a huge config, a bad vocab_size, deep nesting are errors naming model.json") {
   const std::string dir = temp_dir("moelab_ckpt_sidecar");
   auto [cfg, tok, model] = tiny_model("abcd");
-  train::save_checkpoint(dir, *model, nullptr, cfg, tok, {1, 0});
+  train::save_checkpoint(dir, *model, nullptr, cfg, tok, {1, 0, {}});
   const std::string side_path = dir + "/latest/model.json";
   nlohmann::json side;
   {
@@ -246,7 +246,7 @@ TEST_CASE("a damaged sidecar: a huge config, a bad vocab_size, deep nesting are 
   fs::remove_all(dir);
 }
 
-#include "train/run_dir.h"
+#include "train/checkpoint/run_dir.h"
 
 TEST_CASE("resume trims metrics.jsonl: rows after the checkpoint, its step's eval row, a half line") {
   const std::string dir = temp_dir("moelab_trim_metrics");

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <set>
 
-#include "train/config.h"
+#include "train/config/run_config.h"
 
 using moelab::Error;
 using doctest::Contains;

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "autograd/tape.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint/checkpoint.h"
 #include "train/expand.h"
 
 namespace train = moelab::train;
@@ -33,7 +33,7 @@ void save_model(const std::string& dir, const char* model_json, train::Tokenizer
   moelab::nn::GPT model(cfg.model, 7);
   moelab::Rng rng(9);
   for (auto& np : model.named_parameters()) rng.fill_normal(np.param->var.value(), 0.f, 0.3f);
-  train::save_checkpoint(dir, model, nullptr, cfg, tok, {5, 0});
+  train::save_checkpoint(dir, model, nullptr, cfg, tok, {5, 0, {}});
 }
 
 Tensor logits_of(train::LoadedModel& lm, const IndexTensor& ids) {

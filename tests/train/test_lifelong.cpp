@@ -8,9 +8,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "train/checkpoint.h"
+#include "train/checkpoint/checkpoint.h"
 #include "train/expand.h"
-#include "train/safetensors.h"
+#include "train/io/safetensors.h"
+#include "train/evaluate.h"
 #include "train/trainer.h"
 
 namespace train = moelab::train;

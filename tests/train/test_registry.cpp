@@ -9,9 +9,9 @@
 
 #include "layers/gpt.h"
 #include "layers/moe/aux_losses.h"
-#include "train/checkpoint.h"
-#include "train/optimizers.h"
-#include "train/safetensors.h"
+#include "train/checkpoint/checkpoint.h"
+#include "optim/registry.h"
+#include "train/io/safetensors.h"
 #include "train/trainer.h"
 
 namespace nn = moelab::nn;
@@ -84,7 +84,7 @@ void register_test_components() {
   nn::register_ffn("test_bilinear", [](const nn::FfnArgs& a) { return std::make_shared<BilinearFfn>(a); }, "ffn");
   nn::register_router("test_temperature", [](const nn::RouterArgs& a) { return std::make_shared<TemperatureRouter>(a); });
   nn::register_aux_loss("test_entropy", router_entropy);
-  train::register_optimizer("test_sgd", [](std::vector<moelab::optim::ParamRef> p, const train::OptimConfig& o) {
+  moelab::optim::register_optimizer("test_sgd", [](std::vector<moelab::optim::ParamRef> p, const moelab::optim::OptimConfig& o) {
     return std::make_unique<PlainSgd>(std::move(p), o.params.value("scale", 1.0f));
   });
 }

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "train/config.h"
-#include "train/safetensors.h"
+#include "train/config/run_config.h"
+#include "train/io/safetensors.h"
 
 using doctest::Contains;
 using moelab::Error;

@@ -1,0 +1,29 @@
+// moelab generate CKPT [--prompt S] [--tokens N] [--temperature T] [--top-k K] [--seed S]
+#include <iostream>
+
+#include "train/cli/commands.h"
+#include "train/cli/options.h"
+#include "train/generate.h"
+
+namespace moelab::cli {
+
+Run add_generate(CLI::App& app) {
+  struct Args {
+    std::string checkpoint;
+    train::GenerateOptions opts;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("generate", "Sample text from a checkpoint");
+  cmd->add_option("checkpoint", a->checkpoint, "Run folder or its model.safetensors")->required();
+  cmd->add_option("--prompt", a->opts.prompt, "Text to continue");
+  cmd->add_option("--tokens", a->opts.tokens, "Tokens to generate")->check(kNonNegativeInt);
+  cmd->add_option("--temperature", a->opts.temperature, "Sampling temperature (0 = greedy)")->check(kNonNegativeNumber);
+  cmd->add_option("--top-k", a->opts.top_k, "Sample among the k most likely tokens (0 = all)")->check(kNonNegativeInt);
+  cmd->add_option("--seed", a->opts.seed, "Sampling seed");
+  return [a] {
+    std::cout << train::run_generate(a->checkpoint, a->opts) << "\n";
+    return 0;
+  };
+}
+
+}  // namespace moelab::cli

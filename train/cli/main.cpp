@@ -1,0 +1,50 @@
+// moelab: the command-line program. Each command is one file in this folder (commands.h);
+// process-wide settings are made by the commands through process.h, nowhere else.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "train/cli/commands.h"
+#include "train/cli/options.h"
+#include "train/cli/process.h"
+
+int main(int argc, char** argv) {
+  using namespace moelab::cli;
+  CLI::App app{"moelab: train and study Mixture-of-Experts language models on CPU"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "Print version, BLAS library, kernels and threads");
+  int threads = 0;
+  app.add_option("--threads", threads,
+                 "Threads for OpenMP loops and BLAS (default: train.threads, else OMP_NUM_THREADS or all cores)")
+      ->check(kPositiveInt);
+  app.footer(
+      "Examples:\n  moelab train configs/default.json\n"
+      "  moelab train configs/shakespeare_char.json --set data.train=data/tinyshakespeare.txt\n"
+      "  moelab eval runs/default\n  moelab generate runs/default --prompt \"Q: \" --tokens 200\n"
+      "  moelab report runs/switch runs/aux_free --out report.html\n"
+      "  moelab bench model configs/shakespeare_char.json --threads 2");
+  const std::vector<std::pair<std::string, Run>> commands = {
+      {"train", add_train(app)},   {"eval", add_eval(app)},     {"generate", add_generate(app)},
+      {"report", add_report(app)}, {"expand", add_expand(app)}, {"bench", add_bench(app)},
+      {"info", add_info(app)}};
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    set_threads(threads);
+    if (version || app.get_subcommands().empty()) {
+      print_info();
+      if (!version) std::printf("\n%s", app.help().c_str());
+      return 0;
+    }
+    for (const auto& [name, run] : commands)
+      if (app.got_subcommand(name)) return run();
+  } catch (const moelab::Error& e) {
+    std::fprintf(stderr, "moelab: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,123 @@
+#include "train/data/tokenizer.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/error.h"
+
+namespace moelab::train {
+
+std::u32string utf8_decode(const std::string& s, const std::string& where) {
+  std::u32string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = s[i];
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; ok && k < len; ++k) {
+      const unsigned char cc = s[i + k];
+      ok = (cc >> 6) == 2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Reject overlong forms, surrogates and out-of-range code points.
+    ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
+         !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
+    MOELAB_CHECK(ok, where, ": invalid UTF-8 at byte ", i, " (line ", 1 + std::count(s.begin(), s.begin() + i, '\n'),
+                 "; use \"tokenizer\": \"byte\" for binary or non-UTF-8 text)");
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+std::string utf8_encode(const std::u32string& s) {
+  std::string out;
+  for (char32_t c : s) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+Tokenizer Tokenizer::chars_of(const std::vector<const std::string*>& texts, const std::vector<std::string>& names) {
+  std::set<char32_t> seen;
+  for (size_t i = 0; i < texts.size(); ++i)
+    for (char32_t c : utf8_decode(*texts[i], i < names.size() ? "tokenizer: " + names[i] : "tokenizer")) seen.insert(c);
+  Tokenizer tok;
+  tok.chars_.assign(seen.begin(), seen.end());
+  for (size_t i = 0; i < tok.chars_.size(); ++i) tok.index_[tok.chars_[i]] = static_cast<int32_t>(i);
+  return tok;
+}
+
+Tokenizer Tokenizer::bytes() {
+  Tokenizer tok;
+  tok.byte_level_ = true;
+  return tok;
+}
+
+nlohmann::json Tokenizer::to_json() const {
+  if (byte_level_) return {{"type", "byte"}};
+  return {{"type", "char"}, {"vocab", utf8_encode(chars_)}};
+}
+
+Tokenizer Tokenizer::from_json(const nlohmann::json& j) {
+  MOELAB_CHECK(j.is_object() && j.contains("type"), "tokenizer: missing \"type\" in checkpoint sidecar");
+  if (j.at("type") == "byte") return bytes();
+  MOELAB_CHECK(j.at("type") == "char" && j.contains("vocab") && j.at("vocab").is_string(),
+               "tokenizer: expected type char with a vocab string, got ", j.dump());
+  Tokenizer tok;
+  tok.chars_ = utf8_decode(j.at("vocab").get<std::string>(), "tokenizer vocab");
+  for (size_t i = 0; i < tok.chars_.size(); ++i) tok.index_[tok.chars_[i]] = static_cast<int32_t>(i);
+  return tok;
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text, const std::string& where) const {
+  std::vector<int32_t> ids;
+  if (byte_level_) {
+    for (unsigned char c : text) ids.push_back(c);
+    return ids;
+  }
+  const std::u32string cps = utf8_decode(text, where);
+  ids.reserve(cps.size());
+  for (size_t i = 0; i < cps.size(); ++i) {
+    auto it = index_.find(cps[i]);
+    if (it == index_.end()) {
+      std::string ch = utf8_encode(std::u32string(1, cps[i]));
+      throw Error(where + ": character '" + ch + "' (U+" + [&] {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04X", static_cast<unsigned>(cps[i]));
+        return std::string(buf);
+      }() + ") at character " + std::to_string(i + 1) + " is not in the model's vocabulary");
+    }
+    ids.push_back(it->second);
+  }
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  if (byte_level_) {
+    std::string s;
+    for (int32_t id : ids) s += static_cast<char>(id);
+    return s;
+  }
+  std::u32string s;
+  for (int32_t id : ids) s += chars_.at(id);
+  return utf8_encode(s);
+}
+
+}  // namespace moelab::train

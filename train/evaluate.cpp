@@ -1,0 +1,98 @@
+#include "train/evaluate.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "autograd/tape.h"
+#include "core/error.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/data/batch.h"
+#include "train/data/corpus.h"
+#include "train/io/safetensors.h"
+
+namespace moelab::train {
+
+std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, std::ostream& out) {
+  LoadedModel lm = load_checkpoint(ckpt);
+  std::vector<std::pair<std::string, TokenStream>> sets;
+  if (opts.data.empty() && opts.val_of.empty()) {
+    Corpus c = build_corpus(lm.config.data, &lm.tokenizer);
+    sets.emplace_back("val split of the run's data", std::move(c.val));
+  }
+  for (const std::string& p : opts.data) {
+    DataConfig d = lm.config.data;
+    d.train = {p};
+    d.val.clear();
+    d.val_fraction = 0;
+    sets.emplace_back(p, build_corpus(d, &lm.tokenizer).train);
+  }
+  for (const std::string& run : opts.val_of) {  // another run's held-out data (e.g. an earlier stage's)
+    const std::string side = checkpoint_dir(run) + "/model.json";
+    RunConfig other;
+    try {
+      other = parse_config(read_sidecar(side).at("config"));
+    } catch (const std::exception& e) {
+      throw Error("eval --val-of: " + side + ": " + e.what());
+    }
+    sets.emplace_back("val split of " + run, build_corpus(other.data, &lm.tokenizer).val);
+  }
+  const int64_t T = lm.config.model.block_size;
+  std::vector<double> losses;
+  std::optional<autograd::NoGrad> no_grad;
+  if (opts.grads_out.empty()) no_grad.emplace();
+  lm.model->set_training(false);
+  for (auto& [name, s] : sets) {
+    const int64_t available = (static_cast<int64_t>(s.tokens.size()) - 1) / (int64_t{opts.batch} * T);
+    MOELAB_CHECK(available >= 1, "eval: ", name, " has ", s.tokens.size(), " tokens, fewer than one batch of ",
+                 opts.batch, "x", T, " + 1");
+    const int64_t n = std::min<int64_t>(opts.batches, available);
+    const bool grads = !opts.grads_out.empty() && &name == &sets.front().first;
+    double ce = 0, total = 0;
+    std::map<std::string, double> aux;
+    for (int64_t i = 0; i < n; ++i) {
+      Batch b = sequential_batch(s, opts.batch, T, i);
+      nn::ModelOutput r = lm.model->forward(b.ids, b.targets);
+      ce += r.loss.item();
+      total += r.total.item();
+      for (const nn::LayerAuxLoss& a : r.aux) aux[a.name] += a.value.item();
+      if (grads) autograd::backward(ops::scale(r.total, 1.f / static_cast<float>(n)));
+      else autograd::clear_tape();
+    }
+    losses.push_back(ce / n);
+    char line[64];
+    std::snprintf(line, sizeof line, "%.6f", losses.back());
+    out << name << ": loss " << line << " (" << n << " batches of " << opts.batch << "x" << T << ")";
+    if (!aux.empty()) {
+      std::snprintf(line, sizeof line, "%.6f", total / n);
+      out << " total " << line;
+      for (const auto& [k, v] : aux) {
+        std::snprintf(line, sizeof line, "%.6f", v / n);
+        out << " " << k << " " << line;
+      }
+    }
+    out << "\n";
+    if (grads) {
+      SafeTensors g;
+      for (auto& np : lm.model->named_parameters())
+        g.tensors[np.name] = np.param->var.has_grad() ? np.param->var.grad() : Tensor::zeros(np.param->var.shape());
+      write_safetensors(opts.grads_out, g);
+    }
+    if (!opts.dump_tokens.empty() && &name == &sets.front().first) {
+      std::string bytes;
+      const int64_t count = n * opts.batch * T + 1;
+      for (int64_t i = 0; i < count; ++i) {
+        const auto v = static_cast<uint16_t>(s.tokens[i]);
+        bytes += static_cast<char>(v & 0xFF);
+        bytes += static_cast<char>(v >> 8);
+      }
+      std::ofstream f(opts.dump_tokens, std::ios::binary);
+      MOELAB_CHECK(f.write(bytes.data(), bytes.size()), "eval: cannot write ", opts.dump_tokens);
+    }
+  }
+  return losses;
+}
+
+}  // namespace moelab::train

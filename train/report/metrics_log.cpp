@@ -1,0 +1,256 @@
+#include "train/report/metrics_log.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/error.h"
+
+namespace moelab::train {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A line that breaks the schema; the reader turns it into a warning and skips the line.
+struct BadLine : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+const char* type_name(const json& v) {
+  if (v.is_string()) return "a string";
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "an array";
+  if (v.is_boolean()) return "a boolean";
+  return "not a number";
+}
+
+// Numbers as double; null (nlohmann writes NaN and inf as null) as NaN.
+double number(const json& v, const std::string& where) {
+  if (v.is_null()) return kNaN;
+  if (!v.is_number()) throw BadLine(where + " is " + type_name(v) + ", expected a number");
+  return v.get<double>();
+}
+
+std::vector<double> numbers(const json& v, const std::string& where) {
+  if (!v.is_array()) throw BadLine(where + " is " + type_name(v) + ", expected an array of numbers");
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(number(v[i], where + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+// "h3" -> 3; anything else is not a layer key.
+int layer_index(const std::string& key) {
+  const bool ok = key.size() >= 2 && key.size() <= 6 && key[0] == 'h' &&
+                  std::all_of(key.begin() + 1, key.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  if (!ok) throw BadLine("moe." + key + ": expected a layer key like \"h1\"");
+  return std::stoi(key.substr(1));
+}
+
+const std::set<std::string> kPerExpert = {"routed", "kept", "load", "prob", "bias"};
+const std::set<std::string> kScalars = {"tokens",        "drop_frac",    "cv",           "maxvio",   "dead",
+                                        "entropy_token", "entropy_prob", "entropy_load", "domain_mi"};
+
+LayerWindow parse_layer(const json& j, const std::string& where) {
+  if (!j.is_object()) throw BadLine(where + " is " + type_name(j) + ", expected an object");
+  LayerWindow w;
+  for (const auto& [key, v] : j.items()) {
+    const std::string at = where + "." + key;
+    if (kPerExpert.count(key)) {
+      w.per_expert[key] = numbers(v, at);
+    } else if (key == "aux") {
+      if (!v.is_object()) throw BadLine(at + " is " + type_name(v) + ", expected an object");
+      for (const auto& [name, x] : v.items()) w.scalars["aux." + name] = number(x, at + "." + name);
+    } else if (key == "domain_expert") {
+      if (!v.is_array()) throw BadLine(at + " is " + type_name(v) + ", expected [domains][experts]");
+      for (size_t d = 0; d < v.size(); ++d)
+        w.domain_expert.push_back(numbers(v[d], at + "[" + std::to_string(d) + "]"));
+    } else if (v.is_number() || v.is_null()) {
+      w.scalars[key] = number(v, at);
+    } else if (kScalars.count(key)) {
+      throw BadLine(at + " is " + type_name(v) + ", expected a number");
+    }  // other keys are newer than this reader: left alone
+  }
+  // Every per-expert array of a window describes the same experts.
+  std::string first;
+  size_t experts = 0;
+  for (const auto& [key, values] : w.per_expert) {
+    if (first.empty()) {
+      first = key;
+      experts = values.size();
+    } else if (values.size() != experts) {
+      throw BadLine(where + "." + key + " has " + std::to_string(values.size()) + " entries but " + where + "." +
+                    first + " has " + std::to_string(experts));
+    }
+  }
+  for (size_t d = 0; d < w.domain_expert.size(); ++d)
+    if (!first.empty() && w.domain_expert[d].size() != experts)
+      throw BadLine(where + ".domain_expert[" + std::to_string(d) + "] has " +
+                    std::to_string(w.domain_expert[d].size()) + " entries but " + where + "." + first + " has " +
+                    std::to_string(experts));
+  return w;
+}
+
+int64_t step_of(const json& row) {
+  auto it = row.find("step");
+  if (it == row.end()) throw BadLine("no \"step\"");
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>()) return it->get<int64_t>();
+  throw BadLine("\"step\" is " + std::string(it->is_number() ? "not an integer" : type_name(*it)));
+}
+
+void apply_start(RunLog& run, const json& row) {
+  std::vector<std::string> domains;
+  if (auto it = row.find("domains"); it != row.end()) {
+    if (!it->is_array()) throw BadLine("\"domains\" is " + std::string(type_name(*it)) + ", expected a list of names");
+    for (const json& d : *it) {
+      if (!d.is_string())
+        throw BadLine("\"domains\" has an entry that is " + std::string(type_name(d)) + ", expected a name");
+      domains.push_back(d.get<std::string>());
+    }
+  }
+  std::vector<int> layers;
+  if (auto it = row.find("moe_layers"); it != row.end()) {
+    if (!it->is_array())
+      throw BadLine("\"moe_layers\" is " + std::string(type_name(*it)) + ", expected a list of layers");
+    for (const json& l : *it) {
+      if (!l.is_number_integer()) throw BadLine("\"moe_layers\" has an entry that is not an integer");
+      layers.push_back(l.get<int>());
+    }
+  }
+  // A resume restarts from the checkpoint at `step`: rows logged after it by the interrupted
+  // attempt are superseded by the ones that follow, so drop them to keep the series monotone.
+  if (row.contains("step")) {
+    const int64_t step = step_of(row);
+    std::erase_if(run.train, [&](const MetricsRow& r) { return r.step > step; });
+    std::erase_if(run.eval, [&](const MetricsRow& r) { return r.step >= step; });
+  }
+  run.start = row;
+  if (!domains.empty()) run.domains = std::move(domains);
+  for (int l : layers)
+    if (std::find(run.moe_layers.begin(), run.moe_layers.end(), l) == run.moe_layers.end()) run.moe_layers.push_back(l);
+}
+
+void apply_row(RunLog& run, const json& row) {
+  if (!row.is_object()) throw BadLine("not a JSON object");
+  if (auto ev = row.find("event"); ev != row.end()) {
+    if (*ev == "start") apply_start(run, row);
+    return;  // other events are newer than this reader and carry nothing it plots
+  }
+  MetricsRow r;
+  r.step = step_of(row);
+  const bool is_eval = row.contains("val_loss");
+  if (!is_eval && !row.contains("loss"))
+    throw BadLine("neither a training row (\"loss\") nor an eval row (\"val_loss\")");
+  static const std::set<std::string> numeric = {"loss",         "total_loss", "lr",        "grad_norm",
+                                                "tokens_per_s", "val_loss",   "train_loss"};
+  for (const auto& [key, v] : row.items()) {
+    if (key == "step" || key == "moe") continue;
+    if (numeric.count(key) || key.rfind("aux.", 0) == 0)
+      r.values[key] = number(v, "\"" + key + "\"");
+    else if (v.is_number())
+      r.values[key] = v.get<double>();
+  }
+  if (auto it = row.find("moe"); it != row.end()) {
+    if (!it->is_object()) throw BadLine("\"moe\" is " + std::string(type_name(*it)) + ", expected an object");
+    for (const auto& [key, layer] : it->items()) r.moe[layer_index(key)] = parse_layer(layer, "moe." + key);
+  }
+  for (const auto& [l, w] : r.moe)
+    if (std::find(run.moe_layers.begin(), run.moe_layers.end(), l) == run.moe_layers.end()) run.moe_layers.push_back(l);
+  (is_eval ? run.eval : run.train).push_back(std::move(r));
+}
+
+// nlohmann's message minus its "[json.exception...] parse error at line 1, " prefix: the line
+// number there counts within our one line, which would only confuse.
+std::string parse_error_text(const json::parse_error& e) {
+  std::string what = e.what();
+  if (auto at = what.find("column "); at != std::string::npos) return "invalid JSON at " + what.substr(at);
+  return "invalid JSON: " + what;
+}
+
+}  // namespace
+
+double LayerWindow::scalar(const std::string& key) const {
+  auto it = scalars.find(key);
+  return it == scalars.end() ? kNaN : it->second;
+}
+
+const std::vector<double>* LayerWindow::expert_values(const std::string& key) const {
+  auto it = per_expert.find(key);
+  return it == per_expert.end() ? nullptr : &it->second;
+}
+
+int LayerWindow::num_experts() const {
+  return per_expert.empty() ? 0 : static_cast<int>(per_expert.begin()->second.size());
+}
+
+double MetricsRow::value(const std::string& key) const {
+  auto it = values.find(key);
+  return it == values.end() ? kNaN : it->second;
+}
+
+int RunLog::num_experts(int layer) const {
+  for (const auto* rows : {&train, &eval})
+    for (auto r = rows->rbegin(); r != rows->rend(); ++r)
+      if (auto it = r->moe.find(layer); it != r->moe.end() && it->second.num_experts() > 0)
+        return it->second.num_experts();
+  return start.value("num_experts", 0);
+}
+
+const MetricsRow* RunLog::last_with_layer(const std::vector<MetricsRow>& rows, int layer) {
+  for (auto r = rows.rbegin(); r != rows.rend(); ++r)
+    if (r->moe.count(layer)) return &*r;
+  return nullptr;
+}
+
+RunLog read_run_log(const std::string& run_dir, std::ostream& warn) {
+  const fs::path dir(run_dir);
+  MOELAB_CHECK(fs::is_directory(dir), run_dir, ": not a run folder (no such directory)");
+  const fs::path file = dir / "metrics.jsonl";
+  MOELAB_CHECK(fs::is_regular_file(file), file.string(), ": no such file (is ", run_dir, " a moelab run folder?)");
+  std::ifstream in(file, std::ios::binary);
+  MOELAB_CHECK(in, file.string(), ": cannot open");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+
+  RunLog run;
+  run.file = file.string();
+  size_t pos = 0;
+  for (int line = 1; pos < text.size(); ++line) {
+    const size_t end = text.find('\n', pos);
+    const bool unterminated = end == std::string::npos;
+    std::string_view content(text.data() + pos, (unterminated ? text.size() : end) - pos);
+    pos = unterminated ? text.size() : end + 1;
+    if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+    if (content.find_first_not_of(" \t") == std::string_view::npos) continue;
+    std::string problem;
+    try {
+      apply_row(run, json::parse(content));
+    } catch (const json::parse_error& e) {
+      problem = parse_error_text(e);
+      if (unterminated) problem = "truncated last line (no newline; the run may still be writing): " + problem;
+    } catch (const BadLine& e) {
+      problem = e.what();
+    } catch (const json::exception& e) {
+      problem = std::string("unexpected value: ") + e.what();
+    }
+    if (!problem.empty()) {
+      run.warnings.push_back(run.file + ":" + std::to_string(line) + ": " + problem + "; line skipped");
+      warn << "moelab report: warning: " << run.warnings.back() << "\n";
+    }
+  }
+  std::sort(run.moe_layers.begin(), run.moe_layers.end());
+  return run;
+}
+
+}  // namespace moelab::train

@@ -1,0 +1,158 @@
+#include "train/routing_metrics.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+namespace moelab::train {
+
+double coefficient_of_variation(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+  if (mean == 0) return 0;
+  double var = 0;
+  for (double x : v) var += (x - mean) * (x - mean);
+  return std::sqrt(var / v.size()) / mean;
+}
+
+double max_violation(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+  return mean == 0 ? 0 : *std::max_element(v.begin(), v.end()) / mean - 1;
+}
+
+double entropy(const std::vector<double>& v) {
+  const double total = std::accumulate(v.begin(), v.end(), 0.0);
+  if (total <= 0) return 0;
+  double h = 0;
+  for (double x : v)
+    if (x > 0) h -= x / total * std::log(x / total);
+  return h;
+}
+
+double mutual_information(const std::vector<std::vector<double>>& joint) {
+  double total = 0;
+  std::vector<double> cols;
+  for (const auto& row : joint) {
+    if (cols.size() < row.size()) cols.resize(row.size(), 0.0);
+    for (size_t j = 0; j < row.size(); ++j) cols[j] += row[j], total += row[j];
+  }
+  if (total <= 0) return 0;
+  double mi = 0;
+  for (const auto& row : joint) {
+    const double r = std::accumulate(row.begin(), row.end(), 0.0);
+    for (size_t j = 0; j < row.size(); ++j)
+      if (row[j] > 0) mi += row[j] / total * std::log(row[j] * total / (r * cols[j]));
+  }
+  return std::max(0.0, mi);  // tiny negative rounding of an independent table
+}
+
+RoutingWindow::RoutingWindow(int64_t num_experts, int64_t num_domains) : E_(num_experts), D_(num_domains) { reset(); }
+
+void RoutingWindow::reset() {
+  forwards_ = tokens_ = 0;
+  routed_.assign(E_, 0.0);
+  kept_.assign(E_, 0.0);
+  prob_sum_.assign(E_, 0.0);
+  entropy_sum_ = 0;
+  has_probs_ = false;
+  domain_expert_.assign(D_, std::vector<double>(E_, 0.0));
+  aux_sum_.clear();
+}
+
+void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& domains,
+                        const std::vector<std::pair<std::string, double>>& aux) {
+  ++forwards_;
+  tokens_ += s.tokens;
+  for (int64_t e = 0; e < E_; ++e) {
+    routed_[e] += static_cast<double>(s.routed[e]);
+    kept_[e] += static_cast<double>(s.kept[e]);
+  }
+  if (!s.mean_prob.empty()) {
+    has_probs_ = true;
+    for (int64_t e = 0; e < E_; ++e) prob_sum_[e] += s.mean_prob[e] * static_cast<double>(s.tokens);
+    entropy_sum_ += s.mean_token_entropy * static_cast<double>(s.tokens);
+  }
+  if (D_ > 0 && static_cast<int64_t>(domains.size()) == s.tokens)
+    for (size_t a = 0; a < s.assigned_token.size(); ++a) {
+      const uint16_t d = domains[s.assigned_token[a]];
+      if (d < D_) domain_expert_[d][s.assigned_expert[a]] += 1;
+    }
+  for (const auto& [name, v] : aux) {
+    auto it = std::find_if(aux_sum_.begin(), aux_sum_.end(), [&](const auto& p) { return p.first == name; });
+    if (it == aux_sum_.end()) aux_sum_.emplace_back(name, v);
+    else it->second += v;
+  }
+}
+
+nlohmann::json RoutingWindow::to_json(const std::vector<float>& bias) const {
+  using nlohmann::json;
+  const double total = std::accumulate(routed_.begin(), routed_.end(), 0.0);
+  const double kept = std::accumulate(kept_.begin(), kept_.end(), 0.0);
+  std::vector<double> load(E_, 0.0);
+  for (int64_t e = 0; e < E_; ++e) load[e] = total > 0 ? routed_[e] / total : 0.0;
+  json j = {{"tokens", tokens_},
+            {"routed", std::vector<int64_t>(routed_.begin(), routed_.end())},
+            {"kept", std::vector<int64_t>(kept_.begin(), kept_.end())},
+            {"load", load},
+            {"drop_frac", total > 0 ? (total - kept) / total : 0.0},
+            {"cv", coefficient_of_variation(routed_)},
+            {"maxvio", max_violation(routed_)},
+            {"dead", std::count(routed_.begin(), routed_.end(), 0.0)},
+            {"entropy_load", entropy(load)}};
+  if (has_probs_ && tokens_ > 0) {
+    std::vector<double> prob(E_);
+    for (int64_t e = 0; e < E_; ++e) prob[e] = prob_sum_[e] / static_cast<double>(tokens_);
+    j["prob"] = prob;
+    j["entropy_prob"] = entropy(prob);
+    j["entropy_token"] = entropy_sum_ / static_cast<double>(tokens_);
+  }
+  if (!aux_sum_.empty()) {
+    json aux = json::object();
+    for (const auto& [name, v] : aux_sum_) aux[name] = v / static_cast<double>(forwards_);
+    j["aux"] = aux;
+  }
+  if (!bias.empty()) j["bias"] = bias;
+  if (D_ > 0) {
+    std::vector<std::vector<int64_t>> m(D_, std::vector<int64_t>(E_));
+    for (int64_t d = 0; d < D_; ++d)
+      for (int64_t e = 0; e < E_; ++e) m[d][e] = static_cast<int64_t>(domain_expert_[d][e]);
+    j["domain_expert"] = m;
+    j["domain_mi"] = mutual_information(domain_expert_);
+  }
+  return j;
+}
+
+ModelRoutingMetrics::ModelRoutingMetrics(nn::GPT& model, int64_t num_domains)
+    : model_(model), layers_(model.moe_layers()) {
+  for (int l : layers_) windows_.emplace_back(model.moe(l).num_experts(), num_domains);
+}
+
+void ModelRoutingMetrics::add(const nn::ModelOutput& out, const std::vector<uint16_t>& domains) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    seconds_ += model_.moe(layers_[i]).last_stats().collect_seconds;
+    std::vector<std::pair<std::string, double>> aux;
+    for (const nn::LayerAuxLoss& a : out.aux)
+      if (a.layer == layers_[i]) aux.emplace_back(a.name, a.value.item());
+    windows_[i].add(model_.moe(layers_[i]).last_stats(), domains, aux);
+  }
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+nlohmann::json ModelRoutingMetrics::take() {
+  const auto t0 = std::chrono::steady_clock::now();
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<float> bias;
+    for (const nn::NamedBuffer& nb : model_.moe(layers_[i]).named_buffers())
+      if (nb.name == "router.bias_balance") bias.assign(nb.tensor->data(), nb.tensor->data() + nb.tensor->numel());
+    j["h" + std::to_string(layers_[i])] = windows_[i].to_json(bias);
+    windows_[i].reset();
+  }
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return j;
+}
+
+}  // namespace moelab::train
