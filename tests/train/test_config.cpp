@@ -5,7 +5,16 @@
 #include <fstream>
 #include <set>
 
+#include <algorithm>
+#include <iterator>
+
+#include "layers/ffn.h"
+#include "layers/mlp.h"
+#include "layers/moe/aux_losses.h"
+#include "layers/moe/router.h"
+#include "optim/registry.h"
 #include "train/config/run_config.h"
+#include "train/config/schema.h"
 
 using moelab::Error;
 using doctest::Contains;
@@ -94,15 +103,119 @@ TEST_CASE("missing and malformed files name the path") {
   std::filesystem::remove(bad);
 }
 
-TEST_CASE("to_json round-trips through the parser") {
-  train::RunConfig a = parse(R"({"model": {"n_layer": 3, "norm": "rmsnorm", "ffn": {"activation": "swiglu"}},
-                                 "optim": {"betas": [0.85, 0.97], "lr": 5e-4, "min_lr": 1e-5}})");
-  train::RunConfig b = train::parse_config(train::to_json(a));
-  CHECK(b.model.n_layer == 3);
-  CHECK(b.model.norm == "rmsnorm");
-  CHECK(b.model.ffn.activation == "swiglu");
-  CHECK(b.optim.beta1 == doctest::Approx(0.85f));
-  CHECK(b.optim.schedule.lr == doctest::Approx(5e-4f));
+namespace {
+// The value at "a.b.c" of a JSON object (null when absent).
+json at_path(const json& j, const std::string& path) {
+  const json* node = &j;
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!node->is_object() || !node->contains(key)) return nullptr;
+    node = &node->at(key);
+    if (dot == std::string::npos) return *node;
+    start = dot + 1;
+  }
+}
+
+moelab::autograd::Var zero_loss(const moelab::nn::AuxLossInput& in) {
+  return moelab::ops::scale(moelab::ops::sum(in.routing.logits), 0.f);
+}
+
+// Two configs that between them set every key of the schema to a value other than its default
+// (model.moe.layers and .pattern, and router.renorm and .topk_softmax, exclude each other).
+const char* kAllKeysA = R"({
+  "model": {"n_layer": 5, "n_head": 2, "n_embd": 24, "block_size": 48, "dropout": 0.25, "bias": false, "norm": "rmsnorm",
+            "ffn": {"type": "test_roundtrip", "activation": "swiglu", "mult": 3, "params": {"x": 1}},
+            "moe": {"num_experts": 6, "experts_by_layer": {"3": 9}, "top_k": 2, "every": 3, "offset": 0, "layers": [0, 3],
+                    "expert_hidden": 40, "shared_experts": 1, "shared_hidden": 20,
+                    "router": {"type": "topk", "renorm": true, "random_second": 0.4, "bias_rate": 0.001,
+                               "noise_eps": 0.05, "ec_factor": 1.5, "params": {"y": 2}},
+                    "capacity": {"factor": 1.1, "eval_factor": 2.5, "convention": "times_k", "priority": "token"},
+                    "loss": {"switch": 0.02, "z": 0.003, "importance": 0.2, "load": 0.3, "test_roundtrip": 0.7}}},
+  "data": {"train": ["a.txt", "b"], "val": "v.txt", "val_fraction": 0.2, "tokenizer": "byte", "format": "text"},
+  "train": {"batch_size": 7, "max_iters": 123, "eval_interval": 11, "eval_iters": 3, "log_interval": 5, "seed": 18446744073709551615,
+            "threads": 2, "checkpoint_interval": 50, "keep_checkpoints": 0, "routing_metrics": false, "max_bad_steps": 9,
+            "batch_offsets": "off.bin", "out_dir": "runs/x"},
+  "optim": {"type": "sgd", "lr": 0.003, "min_lr": 0.0002, "warmup_iters": 7, "lr_decay_iters": 99, "decay_lr": false,
+            "betas": [0.8, 0.9], "eps": 1e-6, "weight_decay": 0.05, "momentum": 0.5, "grad_clip": 0.7, "params": {"z": 3}},
+  "lifelong": {"init_from": "runs/a", "freeze_old_experts": false, "freeze_old_router_rows": false,
+               "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t"}})";
+const char* kAllKeysB = R"({"model": {"moe": {"num_experts": 4, "top_k": 1, "pattern": "DMDM",
+                                          "router": {"topk_softmax": true}}}})";
+}  // namespace
+
+TEST_CASE("every key of the schema round-trips: JSON -> struct member -> to_json -> the same value") {
+  moelab::nn::register_aux_loss("test_roundtrip", zero_loss);  // a registered loss is a key too (model.moe.loss.<name>)
+  moelab::nn::register_ffn("test_roundtrip", [](const moelab::nn::FfnArgs& a) -> std::shared_ptr<moelab::nn::FeedForward> {
+    return std::make_shared<moelab::nn::MLP>(a);
+  });  // the only built-in dense kind is the default
+  const json given[] = {json::parse(kAllKeysA), json::parse(kAllKeysB)};
+  const json defaults = train::to_json(train::RunConfig{});
+  std::set<std::string> covered;
+  for (const json& g : given) {
+    const train::RunConfig c = train::parse_config(g);
+    const json out = train::to_json(c);
+    CHECK(train::to_json(train::parse_config(out)) == out);  // stable
+    for (const auto& k : train::schema::keys()) {
+      const std::string path = k.is_family() ? train::schema::parent_of(k.path) + ".test_roundtrip" : k.path;
+      const json in = at_path(g, path);
+      if (in.is_null()) continue;
+      CAPTURE(path);
+      json want = in;
+      if (path == "data.val") want = json::array({in});  // a single path is a list of one
+      CHECK(at_path(out, path) == want);                 // the value reached its member and came back
+      CHECK(at_path(out, path) != at_path(defaults, path));  // ... and is not the default (a key bound to nothing fails)
+      covered.insert(k.path);
+    }
+  }
+  for (const auto& k : train::schema::keys()) {
+    CAPTURE(k.path);
+    CHECK(covered.count(k.path) == 1);  // a new key must be added to the configs above
+  }
+  CHECK(covered.size() == train::schema::keys().size());
+}
+
+TEST_CASE("docs/config.md's key tables are the schema's reference (regenerate: moelab config reference)") {
+  std::ifstream in(std::string(MOELAB_SOURCE_DIR) + "/docs/config.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- BEGIN moelab config reference -->\n", end = "<!-- END moelab config reference -->";
+  const size_t b = doc.find(begin), e = doc.find(end);
+  REQUIRE(b != std::string::npos);
+  REQUIRE(e != std::string::npos);
+  const std::string in_doc = doc.substr(b + begin.size(), e - b - begin.size());
+  INFO("docs/config.md is stale: replace the text between the BEGIN/END markers with the output of "
+       "`./build/moelab config reference` (bash scripts/update_config_reference.sh does it)");
+  CHECK(in_doc == train::schema::reference_markdown());
+}
+
+TEST_CASE("keys naming a registry list its built-in names in their doc line") {
+  using Names = std::vector<std::string> (*)();
+  const std::pair<const char*, Names> registries[] = {{"model.ffn.type", moelab::nn::ffn_kinds},
+                                                      {"model.ffn.activation", moelab::nn::activation_names},
+                                                      {"model.moe.router.type", moelab::nn::router_names},
+                                                      {"optim.type", moelab::optim::optimizer_names}};
+  for (const auto& [path, names] : registries) {
+    CAPTURE(path);
+    const auto& keys = train::schema::keys();
+    const auto key = std::find_if(keys.begin(), keys.end(), [&](const auto& k) { return k.path == path; });
+    REQUIRE(key != keys.end());
+    for (const std::string& name : names()) {
+      if (name.rfind("test_", 0) == 0 || name == "moe") continue;  // registered by other tests; moe is model.moe's
+      CAPTURE(name);
+      CHECK(key->doc.find(name) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("defaults come from the structs: an empty config is RunConfig{}") {
+  CHECK(train::to_json(parse("{}")) == train::to_json(train::RunConfig{}));
+  const train::RunConfig c = parse("{}");
+  CHECK(c.model.n_layer == 4);
+  CHECK(c.optim.beta2 == doctest::Approx(0.95f));
+  CHECK(train::to_json(c)["optim"]["betas"] == json::parse("[0.9, 0.95]"));  // floats written as they read
+  CHECK(train::to_json(c)["model"]["moe"].is_null());                        // dense
 }
 
 TEST_CASE("every shipped MoE config loads (base inheritance applied) and builds its router") {

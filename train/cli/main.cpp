@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, Run>> commands = {
       {"train", add_train(app)},   {"eval", add_eval(app)},     {"generate", add_generate(app)},
       {"report", add_report(app)}, {"expand", add_expand(app)}, {"bench", add_bench(app)},
-      {"info", add_info(app)}};
+      {"config", add_config(app)}, {"info", add_info(app)}};
 
   CLI11_PARSE(app, argc, argv);
   try {
