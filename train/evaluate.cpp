@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "autograd/tape.h"
 #include "core/error.h"
@@ -51,6 +52,8 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
     const int64_t n = std::min<int64_t>(opts.batches, available);
     const bool grads = !opts.grads_out.empty() && &name == &sets.front().first;
     double ce = 0, total = 0;
+    int64_t routed = 0, kept = 0;  // assignments before and after capacity, over all MoE layers
+    std::set<int64_t> capacities;  // per expert, of each MoE layer (-1: dropless)
     std::map<std::string, double> aux;
     for (int64_t i = 0; i < n; ++i) {
       Batch b = sequential_batch(s, opts.batch, T, i);
@@ -58,6 +61,11 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
       ce += r.loss.item();
       total += r.total.item();
       for (const nn::LayerAuxLoss& a : r.aux) aux[a.name] += a.value.item();
+      for (int l : lm.model->moe_layers()) {
+        const nn::MoeStats& st = lm.model->moe(l).last_stats();
+        for (size_t e = 0; e < st.routed.size(); ++e) routed += st.routed[e], kept += st.kept[e];
+        capacities.insert(st.capacity);
+      }
       if (grads) autograd::backward(ops::scale(r.total, 1.f / static_cast<float>(n)));
       else autograd::clear_tape();
     }
@@ -72,6 +80,14 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
         std::snprintf(line, sizeof line, "%.6f", v / n);
         out << " " << k << " " << line;
       }
+    }
+    if (routed > 0) {
+      std::snprintf(line, sizeof line, "%.6f", 1.0 - static_cast<double>(kept) / static_cast<double>(routed));
+      out << " drop_frac " << line;
+    }
+    if (!capacities.empty() && *capacities.rbegin() > 0) {
+      out << " capacity ";
+      for (int64_t c : capacities) out << (c == *capacities.begin() ? "" : ",") << c;
     }
     out << "\n";
     if (grads) {

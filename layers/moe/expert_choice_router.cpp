@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/kernels/index.h"
+#include "layers/moe/capacity.h"
 #include "layers/moe/router.h"
 
 namespace moelab::nn {
@@ -21,7 +22,7 @@ class ExpertChoiceRouter : public LinearRouter {
     const int64_t N = x.size(0);
     Var logits = ops::linear(x, weight);
     Var probs = ops::softmax(logits);
-    const int64_t C = std::clamp<int64_t>(static_cast<int64_t>(N * cfg_.router.ec_factor / E_), 1, N);
+    const int64_t C = std::max<int64_t>(1, scaled_floor(cfg_.router.ec_factor, N, E_, N));  // exact, at most N
     Tensor scores_t = Tensor::empty({E_, N});  // expert-major copy, so each expert's pick is one top-k row
     for (int64_t n = 0; n < N; ++n)
       for (int64_t i = 0; i < E_; ++i) scores_t[i * N + n] = probs.data()[n * E_ + i];

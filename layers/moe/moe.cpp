@@ -1,6 +1,7 @@
 #include "layers/moe/moe.h"
 
 #include "layers/moe/aux_losses.h"
+#include "layers/moe/capacity.h"
 
 #include <chrono>
 #include <cmath>
@@ -31,10 +32,7 @@ MoE::MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng)
 
 int64_t MoE::capacity_for(int64_t tokens, bool training) const {
   const double cf = training || cfg_.capacity.eval_factor < 0 ? cfg_.capacity.factor : cfg_.capacity.eval_factor;
-  if (cf <= 0) return -1;
-  const double E = cfg_.num_experts;
-  if (cfg_.capacity.convention == "times_k") return static_cast<int64_t>(std::ceil(tokens * cfg_.top_k * cf / E));
-  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(tokens * cf / E)));
+  return expert_capacity(cf, tokens, cfg_.top_k, cfg_.num_experts, cfg_.capacity.convention == "times_k");
 }
 
 Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux) {

@@ -266,3 +266,33 @@ TEST_CASE("resume trims metrics.jsonl: rows after the checkpoint, its step's eva
                R"({"step":4,"loss":2.5})" "\n");
   fs::remove_all(dir);
 }
+
+TEST_CASE("__metadata__ describes the forward pass: the reference's fields and moelab's whole model section") {
+  const std::string dir = temp_dir("moelab_ckpt_metadata");
+  TinyModel t = tiny_model("abcdefgh", R"({"model": {"n_layer": 2, "moe": {"num_experts": 4, "top_k": 2, "every": 2,
+      "router": {"type": "topk", "topk_softmax": true, "bias_rate": 0.01},
+      "capacity": {"factor": 1.25, "eval_factor": 2.0, "convention": "times_k", "priority": "token"}}}})");
+  train::save_checkpoint(dir, *t.model, nullptr, t.cfg, t.tok, {3, 0, {}});
+  const train::SafeTensors st = train::read_safetensors(dir + "/model.safetensors");
+  const nlohmann::json ref = nlohmann::json::parse(st.metadata.at("config"));
+  CHECK(ref["experts"] == 4);
+  CHECK(ref["topk"] == 2);
+  CHECK(ref["moe_layers"] == nlohmann::json::array({1}));
+  CHECK(ref["renorm"] == true);  // topk_softmax is the same function
+  CHECK(ref["capacity_factor"] == 2.0);  // the reference evaluates: the eval factor
+  CHECK(ref["capacity_convention"] == "times_k");
+  CHECK(ref["capacity_priority"] == "token");
+  const nlohmann::json model = nlohmann::json::parse(st.metadata.at("moelab_model"));
+  CHECK(model["vocab_size"] == t.tok.vocab_size());
+  CHECK(model["moe"]["router"]["topk_softmax"] == true);
+  CHECK(model["moe"]["router"]["bias_rate"] == 0.01);
+  CHECK(model["moe"]["capacity"]["factor"] == 1.25);
+  CHECK(model["ffn"]["activation"] == "gelu");
+  CHECK(st.tensors.count("transformer.h.1.moe.router.bias_balance") == 1);  // router state is a tensor
+  // the model section alone rebuilds the same model config
+  nlohmann::json back = train::to_json(t.cfg);
+  back["model"] = model;
+  back["model"].erase("vocab_size");
+  CHECK(train::to_json(train::parse_config(back)) == train::to_json(t.cfg));
+  fs::remove_all(dir);
+}

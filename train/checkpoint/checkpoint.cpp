@@ -21,18 +21,32 @@ namespace moelab::train {
 namespace fs = std::filesystem;
 
 namespace {
-// The PyTorch reference (shared/ref/torch_moe.py) reads these field names from __metadata__.
-// MoE fields are only meaningful to it for a top-k router with gelu experts.
+// The PyTorch reference (shared/ref/torch_moe.py) reads these field names from __metadata__["config"]:
+// everything its forward pass depends on (it supports top-k routers with gelu experts). The whole
+// model section of moelab's config goes beside it as __metadata__["moelab_model"], so any other
+// framework can rebuild the forward pass (router options, capacity, activation ...) from the file alone.
 nlohmann::json reference_config(const nn::ModelConfig& m) {
   nlohmann::json j = {{"vocab", m.vocab_size}, {"block", m.block_size}, {"layers", m.n_layer},
                       {"heads", m.n_head},     {"dim", m.n_embd},       {"experts", m.moe.num_experts},
                       {"topk", m.moe.enabled() ? m.moe.top_k : 1}};
   if (m.moe.enabled()) {
+    std::vector<int> moe_layers;
+    for (int l = 0; l < m.n_layer; ++l)
+      if (m.moe.is_moe_layer(l, m.n_layer)) moe_layers.push_back(l);
+    j["moe_layers"] = moe_layers;
     j["renorm"] = m.moe.router.renorm || m.moe.router.topk_softmax;
     j["capacity_factor"] = m.moe.capacity.eval_factor >= 0 ? m.moe.capacity.eval_factor : m.moe.capacity.factor;
+    j["capacity_convention"] = m.moe.capacity.convention;
+    j["capacity_priority"] = m.moe.capacity.priority;
     j["aux_alpha"] = m.moe.loss.switch_aux;
     j["zloss_beta"] = m.moe.loss.z;
   }
+  return j;
+}
+
+nlohmann::json model_metadata(const RunConfig& cfg, const nn::ModelConfig& m) {
+  nlohmann::json j = to_json(cfg)["model"];
+  j["vocab_size"] = m.vocab_size;
   return j;
 }
 
@@ -147,6 +161,7 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
   weights.tensors = model_tensors(model);
   weights.metadata = {{"format", "pt"},
                       {"config", reference_config(model.config()).dump()},
+                      {"moelab_model", model_metadata(cfg, model.config()).dump()},
                       {"checkpoint_step", std::to_string(state.step)}};
   nlohmann::json side = {{"moelab_version", MOELAB_VERSION_STRING},
                          {"config", to_json(cfg)},
