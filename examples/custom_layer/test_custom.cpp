@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "autograd/gradcheck.h"
+#include "core/rng.h"
 #include "layers/gpt.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/io/safetensors.h"
@@ -19,16 +21,13 @@
 #include "bilinear_glu.h"
 #include "cosine_ops.h"
 #include "cosine_router.h"
-#include "gradcheck.h"
 
 namespace nn = moelab::nn;
 namespace ops = moelab::ops;
 namespace train = moelab::train;
 namespace fs = std::filesystem;
-using custom::testing::gradcheck;
-using custom::testing::parameters_of;
-using custom::testing::randn;
-using custom::testing::Wrt;
+using moelab::autograd::gradcheck;
+using Wrt = moelab::autograd::NamedVar;
 using moelab::Shape;
 using moelab::Tensor;
 using moelab::autograd::Var;
@@ -38,10 +37,29 @@ using moelab::autograd::Var;
     auto gc_ = gradcheck(__VA_ARGS__);      \
     INFO(gc_.report);                       \
     CHECK(gc_.ok);                          \
-    CHECK(gc_.elements > 0);                \
+    CHECK(gc_.checked > 0);                 \
   } while (0)
 
 namespace {
+
+// A module's parameters by their dotted names: what a gradcheck checks.
+std::vector<Wrt> parameters_of(nn::Module& m) {
+  std::vector<Wrt> out;
+  for (const auto& p : m.named_parameters()) out.push_back({p.name, p.param->var});
+  return out;
+}
+
+// Redraws every parameter from N(0, stddev): tiny initial weights make a gradcheck vacuous.
+void randomize(nn::Module& m, float stddev, uint64_t seed) {
+  uint64_t stream = 0;
+  for (const auto& p : m.named_parameters()) moelab::Rng(seed, stream++).fill_normal(p.param->var.value(), 0.f, stddev);
+}
+
+Tensor randn(const Shape& shape, uint64_t seed, float stddev = 1.f) {
+  Tensor t = Tensor::empty(shape);
+  moelab::Rng(seed).fill_normal(t, 0.f, stddev);
+  return t;
+}
 
 void register_components() {  // what train_custom's main does; registering again replaces the entry
   nn::register_ffn("bilinear_glu", custom::make_bilinear_glu);
@@ -120,7 +138,7 @@ TEST_CASE("bilinear_glu: W2((W1 x) * (W3 x)), parameter names, gradients") {
   std::vector<std::string> names;
   for (const auto& p : ffn.named_parameters()) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"w1.weight", "w3.weight", "w2.weight"});
-  custom::testing::randomize(ffn, 0.5f, 2);
+  randomize(ffn, 0.5f, 2);
 
   Var x(randn({2, 3, 8}, 3), true);  // [B, T, d], as a block calls it
   Tensor y = ffn.forward(x, {}).value();
@@ -189,7 +207,7 @@ TEST_CASE("cosine router: logits = cos(P x, w_e) / temperature, routing, gradien
     moelab::autograd::clear_tape();
   }
 
-  custom::testing::randomize(*router, 0.5f, 7);
+  randomize(*router, 0.5f, 7);
   router->log_scale.data()[0] = 0.9f;
   const auto wrt = with_input(x, parameters_of(*router));
   SUBCASE("logits") { CHECK_GRADCHECK([&] { return router->logits(x); }, wrt); }
@@ -204,7 +222,8 @@ TEST_CASE("cosine router: logits = cos(P x, w_e) / temperature, routing, gradien
   }
   SUBCASE("above the temperature floor, log_scale gets no gradient") {
     router->log_scale.data()[0] = 5.f;  // > log(1 / 0.01): the scale is clamped at 100
-    CHECK_GRADCHECK([&] { return router->logits(x); }, {{"log_scale", router->log_scale}});
+    CHECK_GRADCHECK([&] { return router->logits(x); }, {{"log_scale", router->log_scale}},
+                    {.allow_zero_gradient = true});  // zero is the expected value here
     moelab::autograd::backward(ops::sum(router->logits(x)));
     CHECK(router->log_scale.grad()[0] == 0.f);
     CHECK(router->expert_embed.has_grad());
@@ -218,7 +237,7 @@ TEST_CASE("cosine router: fixed temperature, bad params") {
       nn::make_router("cosine", {router_config({{"proj_dim", 5}, {"temperature", 0.25}, {"learn_temperature", false}}), 8, init}));
   CHECK(!fixed->log_scale.defined());
   CHECK(fixed->named_parameters().size() == 3);
-  custom::testing::randomize(*fixed, 0.5f, 10);
+  randomize(*fixed, 0.5f, 10);
   Var x(randn({3, 8}, 9), true);
   Tensor logits;
   {

@@ -10,18 +10,16 @@
 #include "core/kernels/elementwise.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "test_data.h"
 
 using namespace moelab;
 using kernels::Activation;
 using kernels::BinaryOp;
 
+using moelab::testing::randvec;
+
 namespace {
 
-std::vector<float> randvec(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  Tensor t = Tensor::empty({n});
-  Rng(seed).fill_uniform(t, lo, hi);
-  return t.to_vector();
-}
 
 // Values in [0.5, 2] with a random sign: safe divisors.
 std::vector<float> divisors(int64_t n, uint64_t seed) {

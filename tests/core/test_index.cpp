@@ -14,16 +14,14 @@
 #include "core/kernels/reduce.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "test_data.h"
 
 using namespace moelab;
 
+using moelab::testing::randvec;
+
 namespace {
 
-std::vector<float> randvec(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  Tensor t = Tensor::empty({n});
-  Rng(seed).fill_uniform(t, lo, hi);
-  return t.to_vector();
-}
 std::vector<int32_t> randidx(int64_t n, int64_t range, uint64_t seed) {
   Rng r(seed);
   std::vector<int32_t> v(n);

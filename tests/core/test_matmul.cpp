@@ -10,17 +10,15 @@
 #include "core/kernels/matmul.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "test_data.h"
 
 using namespace moelab;
 using moelab::kernels::matmul;
 
+using moelab::testing::randvec;
+
 namespace {
 
-std::vector<float> randvec(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  Tensor t = Tensor::empty({n});
-  Rng(seed).fill_uniform(t, lo, hi);
-  return t.to_vector();
-}
 
 // Checks C (stored [m,n] with row stride n) against the double reference of op(A) op(B) + beta * C0,
 // with tolerance 1e-5 * sqrt(k) * sum_p |a||b| (+ |beta C0| term).

@@ -11,16 +11,14 @@
 #include "core/kernels/norm.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "test_data.h"
 
 using namespace moelab;
 
+using moelab::testing::randvec;
+
 namespace {
 
-std::vector<float> randvec(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  Tensor t = Tensor::empty({n});
-  Rng(seed).fill_uniform(t, lo, hi);
-  return t.to_vector();
-}
 std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 // Double references over all rows. w / b empty = no affine part.

@@ -10,16 +10,14 @@
 #include "core/kernels/softmax.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "test_data.h"
 
 using namespace moelab;
 
+using moelab::testing::randvec;
+
 namespace {
 
-std::vector<float> randvec(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  Tensor t = Tensor::empty({n});
-  Rng(seed).fill_uniform(t, lo, hi);
-  return t.to_vector();
-}
 
 // Double reference: per-row logsumexp and softmax.
 std::vector<double> lse_ref(const std::vector<float>& x, int64_t rows, int64_t cols) {
