@@ -22,6 +22,7 @@ void save_locked(const std::string& out, nn::GPT& model, const optim::Optimizer*
   MOELAB_CHECK(std::filesystem::is_directory(out), "expand: --out ", out, " is not a folder",
                ec ? " (" + ec.message() + ")" : std::string());
   const RunLock lock(out);
+  remove_stale_temps(out);
   save_checkpoint(out, model, opt, cfg, tok, state, extra);
 }
 

@@ -215,6 +215,10 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
   fs::create_directories(run.out_dir, ec);
   MOELAB_CHECK(fs::is_directory(run.out_dir), "train.out_dir: cannot create ", run.out_dir, ": ", ec.message());
   if (!run.lock) run.lock.emplace(run.out_dir);
+  const fs::path checkpoints = fs::path(run.out_dir) / "checkpoints";
+  MOELAB_CHECK(!fs::exists(fs::symlink_status(checkpoints, ec)) || fs::is_directory(checkpoints, ec), "train.out_dir: ",
+               checkpoints.string(), " is not a folder (checkpoints are saved there); move it away or give another --out");
+  remove_stale_temps(run.out_dir);  // what a killed run left; only moelab's own names
   if (!run.resumed && fs::exists(run.out_dir + "/model.json", ec))
     log << "note: " << run.out_dir << " holds an earlier run's checkpoint; this new run's checkpoints replace it as "
         << "they are saved (--resume continues it instead; checkpoints/ keeps the last " << cfg.train.keep_checkpoints

@@ -22,7 +22,7 @@ for r in $(seq 1 "$rounds"); do
   sleep "0.$(( RANDOM % 40 ))"
   kill -9 "$pid" 2>/dev/null || fail "round $r: the run ended by itself: $(tail -3 "$work/r$r.log")"
   wait "$pid" 2>/dev/null || true
-  ls -a "$out/checkpoints" | grep -q '^\.tmp-' && mid_save=$((mid_save + 1))
+  ls -a "$out/checkpoints" | grep -q '^\.moelab-tmp\.' && mid_save=$((mid_save + 1))
   "$moelab" eval "$out" --batches 1 > "$work/eval$r.log" 2>&1 || fail "round $r: the run folder does not load: $(cat "$work/eval$r.log")"
   step=$(sed -n 's/^  "step": \([0-9]*\),$/\1/p' "$out/model.json")
   [ -n "$step" ] || fail "round $r: no step in model.json"
@@ -45,3 +45,7 @@ target=$((last_step + 3))
 train_tiny "$out" "$target" --resume > "$work/final.log" 2>&1 || fail "final resume: $(tail -3 "$work/final.log")"
 grep -q "\"step\": $target," "$out/model.json" || fail "final resume did not reach step $target"
 echo "resumed from step $last_step to $target: ok"
+# what the kills left (temp folders, half-pruned folders, temp links) is gone after that run
+left="$(ls -A "$out" "$out/checkpoints" | grep -E '^\.moelab-(tmp|pruned)\.' || true)"
+[ -z "$left" ] || fail "temp entries left behind after a clean run: $left"
+echo "no temp entries left: ok"

@@ -8,6 +8,7 @@
 
 #include "autograd/tape.h"
 #include "train/checkpoint/checkpoint.h"
+#include "train/io/atomic_file.h"
 #include "train/io/safetensors.h"
 
 using moelab::Error;
@@ -294,5 +295,61 @@ TEST_CASE("__metadata__ describes the forward pass: the reference's fields and m
   back["model"] = model;
   back["model"].erase("vocab_size");
   CHECK(train::to_json(train::parse_config(back)) == train::to_json(t.cfg));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("stale temp entries: a killed run's temps are removed at the next start; nothing else is touched") {
+  const fs::path dir = temp_dir("moelab_ckpt_stale");
+  fs::create_directories(dir / "checkpoints");
+  auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p) << text; };
+  // what moelab leaves when killed mid-save or mid-prune
+  fs::create_directories(dir / "checkpoints" / ".moelab-tmp.4242.step_00000010");
+  write(dir / "checkpoints" / ".moelab-tmp.4242.step_00000010" / "model.safetensors", "partial");
+  write(dir / "checkpoints" / ".moelab-tmp.4242.step_00000010" / ".moelab-tmp.4242.model.json", "partial");
+  fs::create_directories(dir / "checkpoints" / ".moelab-pruned.4242.step_00000004");
+  write(dir / "checkpoints" / ".moelab-pruned.4242.step_00000004" / "model.json", "{}");
+  write(dir / ".moelab-tmp.4242.metrics.jsonl", "half");
+  fs::create_symlink("checkpoints/step_00000010", dir / ".moelab-tmp.4242.latest");
+  // the user's: similar names, and a file of theirs inside a folder with a temp name
+  fs::create_directories(dir / "checkpoints" / ".moelab-tmp.4243.step_00000011");
+  write(dir / "checkpoints" / ".moelab-tmp.4243.step_00000011" / "notes.txt", "mine");
+  write(dir / "checkpoints" / ".moelab-tmp.4243.step_00000011" / "model.json", "{}");
+  write(dir / "data.tmp.123", "mine");
+  write(dir / ".tmp-important", "mine");
+  write(dir / ".moelab-tmp.4242.my_results.csv", "mine");  // a name moelab never writes there
+  fs::create_directories(dir / ".moelab-tmp.4242.model.json");  // a folder, not a file moelab writes
+  write(dir / "checkpoints" / "step_00000003_best", "mine");
+
+  train::remove_stale_temps(dir.string());
+  CHECK_FALSE(fs::exists(dir / "checkpoints" / ".moelab-tmp.4242.step_00000010"));
+  CHECK_FALSE(fs::exists(dir / "checkpoints" / ".moelab-pruned.4242.step_00000004"));
+  CHECK_FALSE(fs::exists(dir / ".moelab-tmp.4242.metrics.jsonl"));
+  CHECK_FALSE(fs::exists(fs::symlink_status(dir / ".moelab-tmp.4242.latest")));
+  CHECK(fs::exists(dir / "checkpoints" / ".moelab-tmp.4243.step_00000011" / "notes.txt"));
+  CHECK_FALSE(fs::exists(dir / "checkpoints" / ".moelab-tmp.4243.step_00000011" / "model.json"));
+  CHECK(fs::exists(dir / "data.tmp.123"));
+  CHECK(fs::exists(dir / ".tmp-important"));
+  CHECK(fs::exists(dir / ".moelab-tmp.4242.my_results.csv"));
+  CHECK(fs::is_directory(dir / ".moelab-tmp.4242.model.json"));
+  CHECK(fs::exists(dir / "checkpoints" / "step_00000003_best"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("atomic writes follow a symlink to the file it names and refuse devices and folders") {
+  const fs::path dir = temp_dir("moelab_atomic_links");
+  fs::create_directories(dir / "real");
+  std::ofstream(dir / "real" / "out.txt") << "old";
+  fs::create_symlink("real/out.txt", dir / "link.txt");
+  train::write_file_atomic((dir / "link.txt").string(), "new");
+  CHECK(fs::is_symlink(dir / "link.txt"));  // still a link
+  std::ifstream in(dir / "real" / "out.txt");
+  std::string text;
+  in >> text;
+  CHECK(text == "new");
+  CHECK_THROWS_WITH_AS(train::write_file_atomic("/dev/null", "x"), Contains("/dev/null is a character device"), Error);
+  CHECK(fs::is_character_file("/dev/null"));
+  CHECK_THROWS_WITH_AS(train::write_file_atomic((dir / "real").string(), "x"), Contains("is a folder"), Error);
+  fs::create_symlink("/dev/null", dir / "to_null");
+  CHECK_THROWS_WITH_AS(train::write_file_atomic((dir / "to_null").string(), "x"), Contains("(-> /dev/null)"), Error);
   fs::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -78,7 +79,7 @@ void fsync_dir(const fs::path& dir) {
 // `link` -> `target`, replacing whatever is at `link` in one rename (a reader sees the old or the
 // new link, never none).
 void replace_symlink(const fs::path& link, const std::string& target) {
-  const fs::path tmp = link.parent_path() / (".tmp-" + link.filename().string() + "-" + std::to_string(::getpid()));
+  const fs::path tmp = link.parent_path() / temp_name(link.filename().string());
   std::error_code ec;
   fs::remove(tmp, ec);
   fs::create_symlink(target, tmp, ec);
@@ -110,6 +111,37 @@ std::pair<int64_t, int> checkpoint_order(const std::string& name) {
   return {step, std::stoi(name.substr(step_end + 1))};
 }
 
+// The files moelab writes in a checkpoint folder.
+constexpr const char* kCheckpointFiles[] = {"model.safetensors", "optimizer.safetensors", "model.json"};
+bool is_checkpoint_file(const std::string& name) {
+  for (const char* f : kCheckpointFiles)
+    if (name == f) return true;
+  return false;
+}
+
+// A checkpoint folder on its way out (renamed before deletion, so a kill mid-deletion leaves
+// nothing that looks like a checkpoint): ".moelab-pruned.<pid>.step_N".
+std::string pruned_name(const std::string& name) { return ".moelab-pruned." + std::to_string(::getpid()) + "." + name; }
+std::optional<std::string> pruned_name_target(const std::string& name) {
+  const std::string prefix = ".moelab-pruned.";
+  if (name.rfind(prefix, 0) != 0) return std::nullopt;
+  return temp_name_target(".moelab-tmp." + name.substr(prefix.size()));  // the same "<pid>.NAME" tail
+}
+
+// Removes the files moelab writes in checkpoint folder `dir` (and their temp files), then the
+// folder if that left it empty. Anything else in it stays, and so does the folder.
+void remove_checkpoint_files(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const std::optional<std::string> target = temp_name_target(name);
+    const bool ours = is_checkpoint_file(name) || (target && is_checkpoint_file(*target));
+    if (ours && !e.is_directory(ec)) fs::remove(e.path(), ec);
+  }
+  fs::remove(dir, ec);  // only if empty
+}
+
 // Checkpoint folders, oldest first by when they were published (their model.json is written
 // last and never touched again): a re-run's step_N.2 is newer than an older run's step_M, M > N.
 std::vector<fs::path> checkpoint_folders(const fs::path& root) {
@@ -137,12 +169,28 @@ void prune_checkpoints(const fs::path& run, const fs::path& current, int keep) {
   for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) {
     if (all[i].filename() == current.filename()) continue;
     std::error_code ec;
-    const fs::path doomed = all[i].parent_path() / (".tmp-pruned-" + all[i].filename().string());
+    const fs::path doomed = all[i].parent_path() / pruned_name(all[i].filename().string());
     fs::rename(all[i], doomed, ec);
-    fs::remove_all(ec ? all[i] : doomed, ec);  // a failure only leaves an extra folder behind
+    if (!ec) remove_checkpoint_files(doomed);  // a failure only leaves an extra folder behind
   }
 }
 }  // namespace
+
+void remove_stale_temps(const std::string& out_dir) {
+  std::error_code ec;
+  const fs::path run(out_dir), root = run / "checkpoints";
+  for (const auto& e : fs::directory_iterator(run, ec)) {  // temp files and links of the top-level names
+    const std::optional<std::string> target = temp_name_target(e.path().filename().string());
+    const bool ours = target && (is_checkpoint_file(*target) || *target == "latest" || *target == "metrics.jsonl");
+    if (ours && !fs::is_directory(fs::symlink_status(e.path(), ec))) fs::remove(e.path(), ec);
+  }
+  for (const auto& e : fs::directory_iterator(root, ec)) {  // half-written and half-pruned checkpoint folders
+    const std::string name = e.path().filename().string();
+    std::optional<std::string> target = temp_name_target(name);
+    if (!target) target = pruned_name_target(name);
+    if (target && checkpoint_order(*target).first >= 0) remove_checkpoint_files(e.path());
+  }
+}
 
 void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimizer* opt, const RunConfig& cfg,
                      const Tokenizer& tok, const TrainState& state, const nlohmann::json& extra) {
@@ -178,10 +226,10 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
   std::snprintf(name, sizeof name, "step_%08lld", static_cast<long long>(state.step));
   std::string final_name = name;
   for (int copy = 2; fs::exists(root / final_name); ++copy) final_name = std::string(name) + "." + std::to_string(copy);
-  const fs::path tmp = root / (".tmp-" + final_name + "-" + std::to_string(::getpid()));
-  fs::remove_all(tmp, ec);
+  const fs::path tmp = root / temp_name(final_name);
+  remove_checkpoint_files(tmp);  // our own pid's leftover, if any
   try {
-    fs::create_directory(tmp);
+    MOELAB_CHECK(fs::create_directory(tmp), "cannot create ", tmp.string(), " (it exists)");
     write_safetensors((tmp / "model.safetensors").string(), weights);
     if (opt) {
       SafeTensors os;
@@ -193,7 +241,7 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
     fsync_dir(tmp);
     fs::rename(tmp, root / final_name);
   } catch (const std::exception& e) {
-    fs::remove_all(tmp, ec);
+    remove_checkpoint_files(tmp);
     throw Error(std::string("checkpoint: cannot save step ") + std::to_string(state.step) + " in " + dir + ": " +
                 e.what() + " (the previous checkpoint is kept)");
   }

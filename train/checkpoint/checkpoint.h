@@ -28,6 +28,13 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
                      const Tokenizer& tok, const TrainState& state,
                      const nlohmann::json& extra = nlohmann::json::object());
 
+// Removes what a killed moelab run left in run folder `out_dir`: temp files and links of the names
+// moelab writes there (.moelab-tmp.<pid>.model.json, ... latest, metrics.jsonl), and half-written
+// or half-pruned checkpoint folders (only moelab's files in them; a folder holding anything else
+// stays). Anything else, even with a similar name, is left alone. Call it with the folder's RunLock
+// held, once the run is known to start.
+void remove_stale_temps(const std::string& out_dir);
+
 struct LoadedModel {
   RunConfig config;
   nlohmann::json sidecar;  // model.json as written

@@ -32,14 +32,6 @@ RunLock::RunLock(const std::string& out_dir) {
   }
   const std::string me = std::to_string(::getpid());
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) < 0) { /* the pid is only a hint */ }
-  // what a killed run can leave: checkpoint temp folders and half-pruned ones, temp links,
-  // atomic-write temp files (NAME.tmp.PID)
-  std::error_code ec;
-  for (const fs::path& dir : {fs::path(out_dir), fs::path(out_dir) / "checkpoints"})
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind(".tmp-", 0) == 0 || name.find(".tmp.") != std::string::npos) fs::remove_all(e.path(), ec);
-    }
 }
 
 RunLock::~RunLock() {

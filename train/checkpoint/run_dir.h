@@ -5,8 +5,7 @@
 
 namespace moelab::train {
 
-// Holds an exclusive lock on OUT/.lock (flock) for its lifetime, so two runs never write one
-// folder; also removes checkpoint temp folders a killed run left behind.
+// Holds an exclusive lock on OUT/.lock (flock) for its lifetime, so two runs never write one folder.
 class RunLock {
  public:
   explicit RunLock(const std::string& out_dir);
