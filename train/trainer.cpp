@@ -447,7 +447,7 @@ double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream
 
   const int64_t max_iters = cfg.train.max_iters;
   for (int64_t step = run.state.step;; ++step) {
-    if (step % cfg.train.eval_interval == 0 || step == max_iters) evaluate(run, step, log);
+    if (step % cfg.train.eval_interval == 0 || step >= max_iters) evaluate(run, step, log);  // and always at the end
     if (step >= max_iters) break;
 
     const Step s = forward_backward(run, step);

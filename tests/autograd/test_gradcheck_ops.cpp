@@ -85,8 +85,11 @@ TEST_CASE("gradcheck: activations") {
   CHECK_GRADCHECK([](const VarList& v) { return ops::gelu(v[0]); }, {randn({4, 7}, 26, 2.f)});
   CHECK_GRADCHECK([](const VarList& v) { return ops::gelu_tanh(v[0]); }, {randn({4, 7}, 27, 2.f)});
   CHECK_GRADCHECK([](const VarList& v) { return ops::silu(v[0]); }, {randn({4, 7}, 28, 2.f)});
-  for (auto act : {moelab::kernels::Activation::Silu, moelab::kernels::Activation::Gelu})
-    CHECK_GRADCHECK([act](const VarList& v) { return ops::glu(v[0], act); }, {randn({3, 8}, 29)});
+  // gated: swiglu, geglu, reglu (ReLU's kink at 0: gate inputs kept away from it)
+  Tensor g = randn({3, 8}, 29);
+  for (int64_t i = 0; i < g.numel(); ++i) g[i] += g[i] >= 0 ? 0.1f : -0.1f;
+  for (auto act : {moelab::kernels::Activation::Silu, moelab::kernels::Activation::Gelu, moelab::kernels::Activation::Relu})
+    CHECK_GRADCHECK([act](const VarList& v) { return ops::glu(v[0], act); }, {g});
 }
 
 TEST_CASE("gradcheck: softmax and log_softmax") {

@@ -102,12 +102,12 @@ TEST_CASE("layers gradcheck: CausalSelfAttention w.r.t. input and c_attn / c_pro
 }
 
 TEST_CASE("layers gradcheck: MLP for every activation") {
-  for (const char* act : {"gelu", "gelu_tanh", "relu", "silu", "swiglu"}) {
+  for (const char* act : {"gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "reglu"}) {
     const std::string act_name = act;
     CAPTURE(act_name);
     Rng rng(3);
     nn::MLP mlp(8, 16, act, true, 0.02f, rng);
-    const bool glu = std::string(act) == "swiglu";
+    const bool glu = act_name.size() > 3 && act_name.compare(act_name.size() - 3, 3, "glu") == 0;
     CHECK(mlp.c_fc->weight.shape() == Shape{glu ? 32 : 16, 8});
     CHECK(mlp.c_proj->weight.shape() == Shape{8, 16});
     randomize(mlp, 40, 0.5f);
@@ -120,17 +120,18 @@ TEST_CASE("layers gradcheck: MLP for every activation") {
 }
 
 TEST_CASE("layers gradcheck: MLP activations compute the named function") {
-  // With selector weights the MLP output is act(x) elementwise (or silu(gate) * up for swiglu).
+  // With selector weights the MLP output is act(x) elementwise (or act(gate) * up for the gated ones).
   auto ref = [](const std::string& a, double v) {
     if (a == "relu") return v > 0 ? v : 0.0;
     if (a == "gelu") return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
     if (a == "gelu_tanh") return 0.5 * v * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
     return v / (1 + std::exp(-v));  // silu
   };
-  for (const char* act : {"gelu", "gelu_tanh", "relu", "silu", "swiglu"}) {
+  for (const char* act : {"gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "reglu"}) {
     const std::string act_name = act;
     CAPTURE(act_name);
-    const bool glu = std::string(act) == "swiglu";
+    const bool glu = act_name.size() > 3 && act_name.compare(act_name.size() - 3, 3, "glu") == 0;
+    const std::string gate = act_name == "swiglu" ? "silu" : act_name == "geglu" ? "gelu" : "relu";  // of a gated one
     Rng rng(4);
     nn::MLP mlp(2, 2, act, false, 0.02f, rng);
     {
@@ -159,8 +160,8 @@ TEST_CASE("layers gradcheck: MLP activations compute the named function") {
       CHECK(y.value()[0] == doctest::Approx(ref(act, x0)).epsilon(1e-4));
       CHECK(y.value()[1] == doctest::Approx(ref(act, x1)).epsilon(1e-4));
     } else {
-      CHECK(y.value()[0] == doctest::Approx(ref("silu", x0) * x1).epsilon(1e-4));
-      CHECK(y.value()[1] == doctest::Approx(ref("silu", x1) * x0).epsilon(1e-4));
+      CHECK(y.value()[0] == doctest::Approx(ref(gate, x0) * x1).epsilon(1e-4));
+      CHECK(y.value()[1] == doctest::Approx(ref(gate, x1) * x0).epsilon(1e-4));
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <set>
 #include <cstring>
 #include <vector>
 
@@ -324,15 +325,27 @@ TEST_CASE("aux-loss-free bias balancing: selection only, bias moves against the 
 }
 
 TEST_CASE("MoE layer gradcheck for every router: input, router and expert parameters, through gates and aux losses") {
-  struct Case { const char* router; int k; bool renorm; bool training; };
+  struct Case {
+    const char* router;
+    int k;
+    bool renorm;
+    bool training;
+    bool topk_softmax = false;
+    double random_second = 0;
+  };
   for (Case c : {Case{"soft", 1, false, false}, Case{"topk", 1, false, false}, Case{"topk", 2, true, false},
-                 Case{"topk", 2, false, false}, Case{"noisy_topk", 2, false, true}, Case{"expert_choice", 1, false, false},
-                 Case{"hash", 1, false, false}}) {
+                 Case{"topk", 2, false, false}, Case{"topk", 2, false, false, true},  // Mixtral: softmax of the top-k
+                 Case{"topk", 2, true, true, false, 0.2},  // GShard random routing (training), gates renormalised
+                 Case{"noisy_topk", 2, false, true}, Case{"expert_choice", 1, false, false}, Case{"hash", 1, false, false}}) {
     CAPTURE(c.router);
     CAPTURE(c.k);
     CAPTURE(c.renorm);
+    CAPTURE(c.topk_softmax);
+    CAPTURE(c.random_second);
     nn::ModelConfig cfg = moe_config(3, c.k, c.router, 4);
     cfg.moe.router.renorm = c.renorm;
+    cfg.moe.router.topk_softmax = c.topk_softmax;
+    cfg.moe.router.random_second = c.random_second;
     cfg.moe.loss.switch_aux = 0.5;  // large coefficients so the aux gradients matter numerically
     cfg.moe.loss.z = 0.1;
     cfg.moe.loss.importance = 0.5;
@@ -354,6 +367,12 @@ TEST_CASE("MoE layer gradcheck for every router: input, router and expert parame
     f(Var(x));
     ag::clear_tape();
     const std::vector<int64_t> kept = moe.last_stats().kept;
+    if (c.random_second > 0) {  // some second choices were really dropped: the random path was taken
+      int64_t assigned = 0;
+      for (int64_t e : moe.last_stats().routed) assigned += e;
+      CHECK(assigned > N);
+      CHECK(assigned < N * c.k);
+    }
     for (const auto& np : moe.named_parameters()) {
       CAPTURE(np.name);
       // an expert that got no token has an exactly zero gradient; every other parameter a real one
@@ -423,4 +442,31 @@ TEST_CASE("routing stats: the one-log-per-token entropy equals -sum p log p") {
   for (int64_t i = 0; i < r.probs.numel(); ++i)
     if (r.probs[i] > 0) h -= r.probs[i] * std::log(double(r.probs[i]));
   CHECK(moe.last_stats().mean_token_entropy == doctest::Approx(h / 20).epsilon(1e-5));
+}
+
+TEST_CASE("noisy top-k starts at zero (Shazeer 2017): W_g and W_noise are 0, so only the noise routes at first") {
+  nn::ModelConfig cfg = moe_config(4, 2, "noisy_topk");
+  Rng rng(31);
+  nn::MoE moe(cfg, 1, 5, rng);
+  int found = 0;
+  for (const auto& np : moe.named_parameters()) {
+    if (np.name != "router.weight" && np.name != "router.w_noise") continue;
+    ++found;
+    CAPTURE(np.name);
+    const Tensor& w = np.param->var.value();
+    for (int64_t i = 0; i < w.numel(); ++i) REQUIRE(w[i] == 0.f);
+  }
+  CHECK(found == 2);
+  // at eval (no noise) every score is 0: all tie, so every token takes the lowest indices, gates 1/2 each
+  moe.set_training(false);
+  nn::Routing r = moe.router->route(Var(randn({8, 8}, 32)), nn::RouteContext{nullptr, false, &moe.route_rng(), 1});
+  REQUIRE(r.assignments.size() == 16);
+  for (const Assignment& a : r.assignments) CHECK(a.expert < 2);
+  for (int64_t i = 0; i < 16; ++i) CHECK(r.gates.value()[i] == doctest::Approx(0.5));
+  // training: the noise alone spreads tokens over every expert
+  moe.set_training(true);
+  nn::Routing t = moe.router->route(Var(randn({64, 8}, 33)), nn::RouteContext{nullptr, true, &moe.route_rng(), 1});
+  std::set<int32_t> used;
+  for (const Assignment& a : t.assignments) used.insert(a.expert);
+  CHECK(used.size() == 4);
 }

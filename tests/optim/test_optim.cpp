@@ -359,3 +359,18 @@ TEST_CASE("SGD: state() / load_state() round trip") {
   std::map<std::string, Tensor> wrong = {{"momentum.w", Tensor::zeros({3})}};
   CHECK_THROWS_AS(b.load_state(wrong, 1), Error);
 }
+
+TEST_CASE("grad_norm and clipping leave frozen rows out; the optimizer leaves them bitwise unchanged") {
+  // a [3, 2] router-like matrix whose first 2 rows are frozen (Lifelong-MoE's old experts)
+  Var w(Tensor::from({3, 2}, {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}), true);
+  w.set_grad(Tensor::from({3, 2}, {100.f, 100.f, 100.f, 100.f, 3.f, 4.f}));
+  std::vector<optim::ParamRef> refs = {{"w", w, true, false, 2}};
+  CHECK(optim::grad_norm(refs) == doctest::Approx(5.0).epsilon(1e-12));  // only row 2: sqrt(9 + 16)
+  CHECK(optim::clip_scale(optim::grad_norm(refs), 1.0) == doctest::Approx(1.0 / (5.0 + 1e-6)).epsilon(1e-6));
+  optim::SGD sgd(refs, {0.f, 0.f});
+  sgd.step(0.5f, optim::clip_scale(optim::grad_norm(refs), 1.0));
+  CHECK(w.value()[0] == 1.f);  // frozen rows: exactly as before, whatever their gradient
+  CHECK(w.value()[3] == 4.f);
+  CHECK(w.value()[4] == doctest::Approx(5.0 - 0.5 * 0.6).epsilon(1e-5));  // clipped by the unfrozen norm only
+  CHECK(w.value()[5] == doctest::Approx(6.0 - 0.5 * 0.8).epsilon(1e-5));
+}

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "train/report/report.h"
+#include "test_data.h"
 #include "train/report/svg.h"
 
 namespace fs = std::filesystem;
@@ -20,18 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("moelab_test_report_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using moelab::testing::TempDir;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "test_data.h"
 #include "train/memory.h"
 #include "train/trainer.h"
 
@@ -14,13 +15,9 @@ namespace train = moelab::train;
 namespace fs = std::filesystem;
 
 TEST_CASE("1,000 MoE training steps: tensor bytes constant at every log row, no RSS growth") {
-  const fs::path dir = fs::temp_directory_path() / "moelab_memory_growth";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  {
-    std::ofstream text(dir / "data.txt");
-    for (int i = 0; i < 400; ++i) text << "now is the winter of our discontent made glorious summer " << i << "\n";
-  }
+  const moelab::testing::TempDir tmp("moelab_memory_growth");
+  const fs::path dir = tmp.path;
+  tmp.write("data.txt", moelab::testing::numbered_lines("now is the winter of our discontent made glorious summer", 400));
   const train::RunConfig cfg = train::parse_config(nlohmann::json::parse(R"({
     "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16,
               "moe": {"num_experts": 4, "top_k": 2, "every": 2, "router": {"type": "topk", "bias_rate": 0.01}}},
@@ -49,5 +46,4 @@ TEST_CASE("1,000 MoE training steps: tensor bytes constant at every log row, no 
   CHECK(rss_mb.back() - rss_mb[1] < 0.5);  // the caches are warm by step 200; nothing accumulates
 #endif
   CHECK(log.str().find("memory: peak RSS") != std::string::npos);
-  fs::remove_all(dir);
 }

@@ -68,9 +68,11 @@ Var router_entropy(const nn::AuxLossInput& in) {
 }
 
 struct PlainSgd : moelab::optim::Optimizer {
+  static inline int steps_taken = 0;  // across instances: the trainer must call this one, not AdamW
   PlainSgd(std::vector<moelab::optim::ParamRef> p, float scale) : Optimizer(std::move(p)), scale_(scale) {}
   void step(float lr, float grad_scale) override {
     ++step_;
+    ++steps_taken;
     for (auto& p : params_)
       if (!p.frozen && p.var.has_grad())
         for (int64_t i = 0; i < p.var.numel(); ++i) p.var.data()[i] -= scale_ * lr * grad_scale * p.var.grad().data()[i];
@@ -123,7 +125,12 @@ TEST_CASE("registered FFN kind, router, aux loss and optimizer: config, names, c
   CHECK(model.find_parameter("transformer.h.0.mlp.c_fc.weight") == nullptr);
 
   std::ostringstream log;
+  PlainSgd::steps_taken = 0;
   train::run_training(cfg, {}, log);
+  CHECK(PlainSgd::steps_taken == 20);  // the registered optimizer made every update
+  const train::SafeTensors opt_state = train::read_safetensors((dir / "run" / "optimizer.safetensors").string());
+  CHECK(opt_state.tensors.empty());  // its state (none), not AdamW's moments
+  CHECK(opt_state.metadata.at("step") == "20");
   // checkpoint: the custom layer's tensors under their dotted names, and it loads back
   train::SafeTensors st = train::read_safetensors((dir / "run" / "model.safetensors").string());
   CHECK(st.tensors.count("transformer.h.0.ffn.w3.weight") == 1);
