@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "autograd/tape.h"
+#include "core/error.h"
 #include "core/parallel.h"
 #include "layers/flops.h"
 #include "layers/gpt.h"
 #include "train/data/batch.h"
+#include "train/memory.h"
 #include "train/trainer.h"
 
 namespace moelab::bench {
@@ -21,6 +23,9 @@ using clock = std::chrono::steady_clock;
 void run_model_bench(const train::RunConfig& cfg_in, const ModelBenchOptions& o, std::ostream& out) {
   train::RunConfig cfg = cfg_in;
   cfg.model.vocab_size = o.vocab;
+  MOELAB_CHECK(o.steps <= 1000000, "bench model: --steps ", o.steps, " is more than 1000000 (each is timed and kept)");
+  MOELAB_CHECK(o.warmup <= 1000000, "bench model: --warmup ", o.warmup, " is more than 1000000");
+  train::check_fits_in_memory(cfg.model, cfg.train.batch_size, 0);  // --vocab 2e9 or n_embd 1e6: an error, not bad_alloc
   nn::GPT model(cfg.model, cfg.train.seed);
   auto opt = train::make_optimizer(model, cfg.optim);
   const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
@@ -29,7 +34,7 @@ void run_model_bench(const train::RunConfig& cfg_in, const ModelBenchOptions& o,
   for (int64_t i = 0; i < 100000; ++i) s.tokens.push_back(static_cast<int32_t>(data_rng.randint(o.vocab)));
   std::vector<double> ms, ms_fwd, ms_bwd, ms_opt;
   auto since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
-  for (int i = 0; i < o.warmup + o.steps; ++i) {
+  for (int64_t i = 0; i < int64_t{o.warmup} + o.steps; ++i) {
     const auto t0 = clock::now();
     train::Batch b = train::sample_batch(s, B, T, data_rng);
     nn::ModelOutput r = model.forward(b.ids, b.targets);

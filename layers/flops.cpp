@@ -1,5 +1,7 @@
 #include "layers/flops.h"
 
+#include <algorithm>
+
 #include "layers/ffn.h"
 
 namespace moelab::nn {
@@ -17,7 +19,7 @@ double flops_per_token(const ModelConfig& m) {
     // active experts per token: k for token choice, ec_factor on average for expert choice, all for soft
     const std::string& type = m.moe.router.type;
     const double E = m.moe.experts_at(l);
-    const double active = type == "soft" ? E : type == "expert_choice" ? m.moe.router.ec_factor : m.moe.top_k;
+    const double active = type == "soft" ? E : type == "expert_choice" ? std::min(m.moe.router.ec_factor, E) : m.moe.top_k;
     const double hidden = m.moe.expert_hidden > 0 ? m.moe.expert_hidden : m.ffn.mult * d;
     const double shared_hidden = m.moe.shared_hidden > 0 ? m.moe.shared_hidden : hidden;
     params += active * ffn_params(hidden) + m.moe.shared_experts * ffn_params(shared_hidden);

@@ -1,6 +1,7 @@
 #include "train/evaluate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -12,11 +13,15 @@
 #include "train/checkpoint/checkpoint.h"
 #include "train/data/batch.h"
 #include "train/data/corpus.h"
+#include "train/io/atomic_file.h"
 #include "train/io/safetensors.h"
 
 namespace moelab::train {
 
 std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, std::ostream& out) {
+  // outputs first: a path that cannot be written is an error before any work
+  if (!opts.grads_out.empty()) output_file(opts.grads_out, "eval --grads-out");
+  if (!opts.dump_tokens.empty()) output_file(opts.dump_tokens, "eval --dump-tokens");
   LoadedModel lm = load_checkpoint(ckpt);
   std::vector<std::pair<std::string, TokenStream>> sets;
   if (opts.data.empty() && opts.val_of.empty()) {
@@ -69,6 +74,8 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
       if (grads) autograd::backward(ops::scale(r.total, 1.f / static_cast<float>(n)));
       else autograd::clear_tape();
     }
+    MOELAB_CHECK(std::isfinite(ce) && std::isfinite(total), "eval: ", ckpt, " gives a non-finite loss on ", name, " (",
+                 ce / n, "): the model's outputs are not finite");
     losses.push_back(ce / n);
     char line[64];
     std::snprintf(line, sizeof line, "%.6f", losses.back());
@@ -104,8 +111,7 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
         bytes += static_cast<char>(v & 0xFF);
         bytes += static_cast<char>(v >> 8);
       }
-      std::ofstream f(opts.dump_tokens, std::ios::binary);
-      MOELAB_CHECK(f.write(bytes.data(), bytes.size()), "eval: cannot write ", opts.dump_tokens);
+      write_file_atomic(opts.dump_tokens, bytes);  // checked to the end (a full disk is an error)
     }
   }
   return losses;

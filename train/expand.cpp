@@ -1,15 +1,18 @@
 #include "train/expand.h"
 
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "core/error.h"
+#include "train/memory.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/checkpoint/run_dir.h"
 
 namespace moelab::train {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -69,8 +72,13 @@ void grow(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
                "router (it uses the selection bias of bias balancing); this model's router is ", moe.router.type);
   std::map<int, int> old_e;
   for (int l : moe_layers) old_e[l] = static_cast<int>(old.moe(l).num_experts());
-  for (int l : chosen) moe.experts_by_layer[l] = old_e[l] + o.add_experts;
+  for (int l : chosen) {
+    MOELAB_CHECK(o.add_experts <= std::numeric_limits<int>::max() - old_e[l], "expand --add-experts: ", o.add_experts,
+                 " more than layer ", l, "'s ", old_e[l], " experts is more than ", std::numeric_limits<int>::max());
+    moe.experts_by_layer[l] = old_e[l] + o.add_experts;
+  }
   if (o.router_init == "unrouted" && moe.router.bias_rate <= 0) moe.router.bias_rate = o.admit_rate;
+  check_fits_in_memory(cfg.model, cfg.train.batch_size, 2 * int64_t{cfg.train.eval_iters});  // before allocating it
 
   nn::GPT grown(cfg.model, cfg.train.seed);
   const float noise = o.noise < 0 ? 0.01f : o.noise;
@@ -153,6 +161,7 @@ void upcycle(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
   moe.layers = chosen;
   moe.router.type = "topk";
   moe.router.renorm = true;  // k identical experts with weights summing to 1 = the dense MLP
+  check_fits_in_memory(cfg.model, cfg.train.batch_size, 2 * int64_t{cfg.train.eval_iters});  // before allocating it
   nn::GPT up(cfg.model, cfg.train.seed);
   const float noise = o.noise < 0 ? 0.f : o.noise;
   Rng rng(o.seed, 78);
@@ -180,6 +189,21 @@ void upcycle(LoadedModel& lm, const ExpandOptions& o, std::ostream& log) {
       << "-expert MoE layers (top-" << o.top_k << ", renormalised) -> " << o.out << "\n";
 }
 
+// expand RUN --out RUN would publish the expanded step-0 model as RUN's latest checkpoint and break
+// its --resume: the output must be another folder than the run the checkpoint belongs to.
+void refuse_own_run_folder(const ExpandOptions& o) {
+  std::error_code ec;
+  const fs::path out = fs::weakly_canonical(o.out, ec);
+  if (ec || !fs::exists(o.checkpoint, ec)) return;  // load_checkpoint reports a missing checkpoint
+  const fs::path dir = fs::weakly_canonical(checkpoint_dir(o.checkpoint), ec);
+  std::vector<fs::path> own = {fs::weakly_canonical(o.checkpoint, ec), dir};
+  if (dir.parent_path().filename() == "checkpoints") own.push_back(dir.parent_path().parent_path());  // RUN
+  if (fs::is_regular_file(o.checkpoint, ec)) own.push_back(fs::weakly_canonical(fs::path(o.checkpoint).parent_path(), ec));
+  for (const fs::path& p : own)
+    MOELAB_CHECK(out != p, "expand: --out ", o.out, " is the run folder of ", o.checkpoint,
+                 "; the expanded model (step 0) would become its latest checkpoint and break its --resume: give a new folder");
+}
+
 }  // namespace
 
 bool parse_expert_name(const std::string& name, int* layer, int* expert, std::string* rest) {
@@ -201,6 +225,7 @@ void run_expand(const ExpandOptions& o, std::ostream& log) {
                "\" (known: copy, fresh)");
   MOELAB_CHECK(o.router_init == "unrouted" || o.router_init == "copy" || o.router_init == "fresh",
                "expand --router-init: unknown \"", o.router_init, "\" (known: unrouted, copy, fresh)");
+  refuse_own_run_folder(o);
   LoadedModel lm = load_checkpoint(o.checkpoint);
   if (o.add_experts > 0) grow(lm, o, log);
   else upcycle(lm, o, log);

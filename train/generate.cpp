@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -11,23 +12,28 @@
 
 namespace moelab::train {
 
-std::string run_generate(const std::string& ckpt, const GenerateOptions& o) {
+void run_generate(const std::string& ckpt, const GenerateOptions& o, const std::function<void(const std::string&)>& on_text) {
   MOELAB_CHECK(o.tokens >= 0, "generate: --tokens must be >= 0");
   MOELAB_CHECK(o.temperature >= 0, "generate: --temperature must be >= 0");
   LoadedModel lm = load_checkpoint(ckpt);
-  std::vector<int32_t> ids = lm.tokenizer.encode(o.prompt, "generate: --prompt");
-  MOELAB_CHECK(!ids.empty(), "generate: --prompt is empty");
+  const std::vector<int32_t> prompt = lm.tokenizer.encode(o.prompt, "generate: --prompt");
+  MOELAB_CHECK(!prompt.empty(), "generate: --prompt is empty");
+  on_text(o.prompt);
   Rng rng(o.seed, 3);
   autograd::NoGrad no_grad;
   lm.model->set_training(false);
   const int64_t T = lm.config.model.block_size, V = lm.config.model.vocab_size;
+  std::deque<int32_t> context(prompt.end() - std::min<int64_t>(T, static_cast<int64_t>(prompt.size())), prompt.end());
   std::vector<float> probs(V);
-  for (int n = 0; n < o.tokens; ++n) {
-    const int64_t ctx = std::min<int64_t>(T, ids.size());
+  for (int64_t n = 0; n < o.tokens; ++n) {
+    const int64_t ctx = static_cast<int64_t>(context.size());
     IndexTensor in = IndexTensor::empty({1, ctx});
-    std::copy(ids.end() - ctx, ids.end(), in.data());
+    std::copy(context.begin(), context.end(), in.data());
     Tensor logits = lm.model->forward(in).logits.value();
     const float* last = logits.data() + (ctx - 1) * V;
+    for (int64_t v = 0; v < V; ++v)
+      MOELAB_CHECK(std::isfinite(last[v]), "generate: ", ckpt, " gives non-finite outputs (logit ", last[v],
+                   " for token ", v, "): the model is broken");
     int32_t next = 0;
     if (o.temperature == 0) {
       next = static_cast<int32_t>(std::max_element(last, last + V) - last);
@@ -54,9 +60,16 @@ std::string run_generate(const std::string& ckpt, const GenerateOptions& o) {
         }
       }
     }
-    ids.push_back(next);
+    if (static_cast<int64_t>(context.size()) == T) context.pop_front();
+    context.push_back(next);
+    on_text(lm.tokenizer.decode({next}));
   }
-  return lm.tokenizer.decode(ids);
+}
+
+std::string generate_text(const std::string& ckpt, const GenerateOptions& opts) {
+  std::string text;
+  run_generate(ckpt, opts, [&](const std::string& piece) { text += piece; });
+  return text;
 }
 
 }  // namespace moelab::train

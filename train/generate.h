@@ -1,6 +1,7 @@
 // train/generate.h: `moelab generate`: sample text from a checkpoint.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace moelab::train {
@@ -13,7 +14,13 @@ struct GenerateOptions {
   uint64_t seed = 0;
 };
 
-// The prompt followed by the sampled continuation.
-std::string run_generate(const std::string& ckpt, const GenerateOptions& opts);
+// Samples opts.tokens tokens after the prompt. `on_text` receives the prompt, then each token's text
+// as soon as it is sampled (a program prints them as they come, so Ctrl-C keeps what was printed).
+// Memory does not grow with the token count: only the last block_size ids are kept. Non-finite
+// outputs are an error.
+void run_generate(const std::string& ckpt, const GenerateOptions& opts,
+                  const std::function<void(const std::string&)>& on_text);
+// The prompt and the sampled continuation as one string.
+std::string generate_text(const std::string& ckpt, const GenerateOptions& opts);
 
 }  // namespace moelab::train

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "layers/config.h"
+
 namespace moelab::train {
 
 struct ProcessMemory {
@@ -27,6 +29,12 @@ struct MemoryBudget {
 // "memory: peak RSS 104.2 MB = 1.21x needed 86.3 MB (params 10.6, grads 10.6, optimizer 21.2,
 // activations 43.9); process baseline 22.0 MB"
 std::string describe(const MemoryBudget& b, const ProcessMemory& m);
+
+// A lower bound on what training `m` (vocab_size set) with `batch_size` rows of block_size tokens
+// needs: parameters with their gradients and AdamW's two moments, one step's activations, and
+// `eval_batches` fixed eval batches. Throws, naming the keys that drive it, when that exceeds this
+// machine's memory: a typo (n_embd 1e6, batch_size 2e9) is an error before anything is allocated.
+void check_fits_in_memory(const nn::ModelConfig& m, int64_t batch_size, int64_t eval_batches);
 
 // A fixed mmap threshold for glibc's malloc (4 MiB): glibc otherwise raises it (up to 32 MiB)
 // whenever a large block is freed, after which large transients come from the heap and leave it

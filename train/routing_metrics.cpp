@@ -79,10 +79,10 @@ void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& doma
       const uint16_t d = domains[s.assigned_token[a]];
       if (d < D_) domain_expert_[d][s.assigned_expert[a]] += 1;
     }
-  for (const auto& [name, v] : aux) {
-    auto it = std::find_if(aux_sum_.begin(), aux_sum_.end(), [&](const auto& p) { return p.first == name; });
-    if (it == aux_sum_.end()) aux_sum_.emplace_back(name, v);
-    else it->second += v;
+  for (const auto& loss : aux) {
+    auto it = std::find_if(aux_sum_.begin(), aux_sum_.end(), [&](const auto& p) { return p.first == loss.first; });
+    if (it == aux_sum_.end()) aux_sum_.push_back(loss);
+    else it->second += loss.second;
   }
 }
 

@@ -15,6 +15,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "autograd/tape.h"
 #include "core/error.h"
@@ -25,6 +26,9 @@
 #include "train/checkpoint/run_dir.h"
 #include "train/data/batch.h"
 #include "train/data/corpus.h"
+#include "train/io/atomic_file.h"
+#include "train/io/files.h"
+#include "train/io/json_limits.h"
 #include "train/lifelong.h"
 #include "train/memory.h"
 #include "train/routing_metrics.h"
@@ -119,17 +123,6 @@ void load_data(Run& run, std::ostream& log) {
                " (raise data.val_fraction or give data.val)");
 }
 
-// A typo such as n_embd 12800 must be an error here, not an allocation failure or the OOM killer
-// halfway through.
-void check_model_fits(const nn::ModelConfig& m) {
-  const double ram = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
-  const double per_param = 16;  // value, gradient and two AdamW moments, float32
-  const double params = m.min_parameter_count(ram / per_param);
-  MOELAB_CHECK(ram <= 0 || params * per_param <= ram, "model: n_layer ", m.n_layer, ", n_embd ", m.n_embd, ", vocab ",
-               m.vocab_size, " make at least ", params, " parameters, which need ", params * per_param / 1e9,
-               " GB for values, gradients and optimizer state; this machine has ", ram / 1e9, " GB");
-}
-
 // Expert choice ranks tokens across the batch, so a token's output depends on later tokens.
 void warn_if_not_causal(nn::GPT& model, std::ostream& log) {
   for (int l : model.moe_layers())
@@ -155,10 +148,41 @@ void set_model_rng_counters(nn::GPT& model, const std::map<std::string, uint64_t
     if (auto it = c.find("route.h" + std::to_string(l)); it != c.end()) model.moe(l).route_rng().set_counter(it->second);
 }
 
+// The first key where two JSON values differ ("" if they are equal), with both values.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path) {
+  if (a.is_object() && b.is_object()) {
+    std::set<std::string> keys;
+    for (const auto& [k, v] : a.items()) keys.insert(k);
+    for (const auto& [k, v] : b.items()) keys.insert(k);
+    for (const std::string& k : keys) {
+      const std::string sub = first_difference(a.contains(k) ? a.at(k) : nlohmann::json(), b.contains(k) ? b.at(k) : nlohmann::json(),
+                                               path + "." + k);
+      if (!sub.empty()) return sub;
+    }
+    return "";
+  }
+  if (a == b) return "";
+  return path + " is " + dump_json(a) + " in the checkpoint but " + dump_json(b) + " in this config";
+}
+
+// A resumed run continues the checkpoint's model: the whole model section and the tokenizer must be
+// the checkpoint's (only the loop, the data files and the optimizer settings may change).
+void check_resume_matches(const Run& run) {
+  const std::string where = run.resumed->dir;
+  const std::string model_diff =
+      first_difference(to_json(run.resumed->config)["model"], to_json(run.cfg)["model"], "model");
+  MOELAB_CHECK(model_diff.empty(), "--resume: ", model_diff, " (", where, "); a resumed run keeps its model: start a new ",
+               "run, or continue from this one with lifelong.init_from");
+  const std::string had = run.resumed->tokenizer.byte_level() ? "byte" : "char";
+  MOELAB_CHECK(had == run.cfg.data.tokenizer, "--resume: data.tokenizer is \"", had, "\" in the checkpoint but \"",
+               run.cfg.data.tokenizer, "\" in this config (", where, ")");
+}
+
 // Model (fresh, from a lifelong init_from, or resumed), its frozen parts, the teacher, the optimizer.
 void build_model(Run& run, std::ostream& log) {
   RunConfig& cfg = run.cfg;
-  check_model_fits(cfg.model);
+  if (run.resumed) check_resume_matches(run);
+  check_fits_in_memory(cfg.model, cfg.train.batch_size, 2 * int64_t{cfg.train.eval_iters});
   run.model = std::make_unique<nn::GPT>(cfg.model, cfg.train.seed);
   nn::GPT& model = *run.model;
   warn_if_not_causal(model, log);
@@ -168,8 +192,12 @@ void build_model(Run& run, std::ostream& log) {
     if (cfg.lifelong.kl_weight > 0) {
       const std::string path = teacher_path(cfg.lifelong, run.init->sidecar);
       run.teacher = std::make_unique<LoadedModel>(load_checkpoint(path));
-      MOELAB_CHECK(run.teacher->tokenizer.vocab_size() == run.corpus.tokenizer.vocab_size(), "lifelong.teacher: ", path,
-                   " has vocab ", run.teacher->tokenizer.vocab_size(), ", the student ", run.corpus.tokenizer.vocab_size());
+      // the KL compares distributions token by token: the vocabularies must be the same tokens in the same order
+      MOELAB_CHECK(run.teacher->tokenizer.to_json() == run.corpus.tokenizer.to_json(), "lifelong.teacher: ", path,
+                   " has another vocabulary than the student (", run.teacher->tokenizer.vocab_size(), " vs ",
+                   run.corpus.tokenizer.vocab_size(), " tokens",
+                   run.teacher->tokenizer.vocab_size() == run.corpus.tokenizer.vocab_size() ? ", not the same characters" : "",
+                   "): the KL term needs the same tokens");
       run.teacher->model->set_training(false);
       log << "lifelong: output regularisation toward " << path << " (kl_weight " << cfg.lifelong.kl_weight
           << ", temperature " << cfg.lifelong.kl_temperature << ")\n";
@@ -197,14 +225,20 @@ void prepare_batches(Run& run) {
   run.sampler = Rng(cfg.train.seed, 2);
   run.sampler.set_counter(run.state.sampler_counter);
   if (cfg.train.batch_offsets.empty()) return;
-  std::ifstream f(cfg.train.batch_offsets, std::ios::binary);
-  MOELAB_CHECK(f, "train.batch_offsets: cannot open ", cfg.train.batch_offsets);
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_regular_file(cfg.train.batch_offsets, "train.batch_offsets",
+                                             static_cast<uint64_t>(machine_memory_bytes() / 4));
   run.replay.resize(bytes.size() / 4);
   std::memcpy(run.replay.data(), bytes.data(), run.replay.size() * 4);
   MOELAB_CHECK(static_cast<int64_t>(run.replay.size()) >= int64_t{cfg.train.max_iters} * B, "train.batch_offsets: ",
                cfg.train.batch_offsets, " holds ", run.replay.size(), " offsets, ", cfg.train.max_iters, " steps of ",
                B, " need ", int64_t{cfg.train.max_iters} * B);
+}
+
+// One row of metrics.jsonl, written through (a full disk is an error now, not a silently short log).
+// File names that are not valid UTF-8 are written with U+FFFD in their place.
+void write_row(Run& run, const nlohmann::json& row) {
+  run.metrics << dump_json(row) << "\n" << std::flush;
+  MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl (disk full?)");
 }
 
 // The run folder is created only now that everything that can fail on bad input has been checked.
@@ -225,11 +259,9 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
         << ")\n";
   if (run.resumed) drop_metrics_after(run.out_dir + "/metrics.jsonl", run.state.step);
 
-  run.metrics.open(run.out_dir + "/metrics.jsonl", opts.resume ? std::ios::app : std::ios::trunc);
-  MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl");
   std::vector<std::string> domain_names;
   for (const std::string& d : run.corpus.domains) domain_names.push_back(fs::path(d).filename().string());
-  run.metrics << nlohmann::json{{"event", "start"},
+  const nlohmann::json start = {{"event", "start"},
                                 {"step", run.state.step},
                                 {"moelab_version", MOELAB_VERSION_STRING},
                                 {"num_experts", cfg.model.moe.num_experts},
@@ -237,9 +269,11 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
                                 {"router", cfg.model.moe.enabled() ? cfg.model.moe.router.type : ""},
                                 {"moe_layers", model.moe_layers()},
                                 {"domains", domain_names},
-                                {"config", to_json(cfg)}}
-                     .dump()
-              << "\n";
+                                {"config", to_json(cfg)}};
+  const std::string metrics_path = output_file(run.out_dir + "/metrics.jsonl", "train.out_dir");
+  run.metrics.open(metrics_path, opts.resume ? std::ios::app : std::ios::trunc);
+  MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl");
+  write_row(run, start);
   for (int l : model.moe_layers()) model.moe(l).set_collect_stats(cfg.train.routing_metrics);
   const auto domains = static_cast<int64_t>(run.corpus.domains.size());
   run.train_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
@@ -252,6 +286,7 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
 }
 
 // ---- one step ------------------------------------------------------------------------------
+
 
 double mean_loss(nn::GPT& model, const std::vector<Batch>& batches, ModelRoutingMetrics* routing) {
   autograd::NoGrad no_grad;
@@ -273,7 +308,7 @@ void evaluate(Run& run, int64_t step, std::ostream& log) {
   const double train_loss = mean_loss(*run.model, run.train_eval_batches, nullptr);
   nlohmann::json row{{"step", step}, {"val_loss", run.val_loss}, {"train_loss", train_loss}};
   if (routing) row["moe"] = run.eval_routing->take();
-  run.metrics << row.dump() << "\n" << std::flush;
+  write_row(run, row);
   if (run.tty) log << "\r\033[K";
   char line[160];
   std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f\n", static_cast<long long>(step),
@@ -332,8 +367,7 @@ void skip_step(Run& run, const Step& s, std::ostream& log) {
   ++run.bad_steps;
   log << "step " << s.number << ": non-finite " << what << " (first non-finite gradient: " << param
       << "); step skipped, " << run.bad_steps << " in a row\n";
-  run.metrics << nlohmann::json{{"step", s.number}, {"skipped", true}, {"non_finite", what}, {"param", param}}.dump()
-              << "\n" << std::flush;
+  write_row(run, {{"step", s.number}, {"skipped", true}, {"non_finite", what}, {"param", param}});
   run.opt->zero_grad();
   MOELAB_CHECK(run.bad_steps < run.cfg.train.max_bad_steps, "training: ", run.bad_steps,
                " consecutive steps with a non-finite loss or gradient (last at step ", s.number,
@@ -382,7 +416,7 @@ void log_step(Run& run, const Step& s, std::ostream& log) {
   if (!s.out.aux.empty()) row.update(aux_metrics(s.out));
   if (run.teacher) row["kl"] = s.kl;
   if (cfg.train.routing_metrics && !run.train_routing->empty()) row["moe"] = run.train_routing->take();
-  run.metrics << row.dump() << "\n";
+  write_row(run, row);
   const double elapsed = std::chrono::duration<double>(now - run.t_start).count();
   const double eta = elapsed / static_cast<double>(s.number - run.state.step) *
                      static_cast<double>(cfg.train.max_iters - s.number);
@@ -401,9 +435,16 @@ void log_step(Run& run, const Step& s, std::ostream& log) {
   run.tokens_since_log = 0;
 }
 
-// At most one checkpoint per step (a signal may follow a periodic save).
+// At most one checkpoint per step (a signal may follow a periodic save). A model whose outputs are
+// not finite is never published: its parameters can all be finite and still overflow in a forward
+// pass (a diverged run), so one validation batch is evaluated first.
 void save(Run& run, int64_t at) {
   if (at == run.saved_step) return;
+  const double probe = mean_loss(*run.model, {run.val_batches.front()}, nullptr);
+  MOELAB_CHECK(std::isfinite(probe), "training: after step ", at, " the model's loss on a validation batch is ", probe,
+               ": it diverged (optim.lr ", run.cfg.optim.schedule.lr, ")", "; no checkpoint is written",
+               run.saved_step >= 0 ? "; latest still names step " + std::to_string(run.saved_step)
+                                   : std::string(" (none was saved before)"));
   save_checkpoint(run.out_dir, *run.model, run.opt.get(), run.cfg, run.corpus.tokenizer,
                   {at, run.sampler.counter(), model_rng_counters(*run.model)});
   run.saved_step = at;
@@ -459,7 +500,6 @@ double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream
     if (s.number % cfg.train.log_interval == 0 || s.number == max_iters) log_step(run, s, log);
     if (cfg.train.checkpoint_interval > 0 && s.number % cfg.train.checkpoint_interval == 0) save(run, s.number);
     if (stop_requested(opts)) {
-      run.metrics << std::flush;
       save(run, s.number);
       log << (run.tty ? "\n" : "") << "interrupted by signal " << *opts.stop_signal << " after step " << s.number
           << ": checkpoint saved in " << run.out_dir << "; continue with --resume\n";

@@ -20,3 +20,18 @@ train_tiny() {  # OUT_DIR MAX_ITERS [more args]
     --set train.eval_interval="$iters" --set optim.lr_decay_iters="$iters" "$@"
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect REGEX CMD...: CMD must fail with exit code 1..125 (an error, not a crash or a signal) and print
+# REGEX (extended) on stderr/stdout. A hang is caught by CTest's timeout.
+expect() {
+  local want="$1"; shift
+  "$@" > "$work/out.txt" 2>&1
+  local rc=$?
+  [ "$rc" -ne 0 ] || fail "exit 0, expected an error; output: $(tail -5 "$work/out.txt")"
+  [ "$rc" -lt 126 ] || fail "exit $rc (a crash or a signal, not an error); output: $(tail -5 "$work/out.txt")"
+  grep -Eq -- "$want" "$work/out.txt" || fail "message does not match /$want/: $(tail -5 "$work/out.txt")"
+  echo "ok (exit $rc): $(grep -E -- "$want" "$work/out.txt" | head -1 | cut -c1-400)"
+}
+# succeed CMD...: CMD must exit 0
+succeed() {
+  "$@" > "$work/out.txt" 2>&1 || fail "exit $?, expected success: $(tail -5 "$work/out.txt")"
+}

@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include "test_data.h"
+#include "train/checkpoint/checkpoint.h"
 #include "train/config/run_config.h"
 #include "train/data/tokenizer.h"
+#include "train/evaluate.h"
 #include "train/generate.h"
 #include "train/trainer.h"
 
@@ -37,25 +39,52 @@ TEST_CASE("generate: prompt + exactly N tokens; same seed, same text; greedy = t
   o.tokens = 25;
   o.temperature = 1.0f;
   o.seed = 7;
-  const std::string a = train::run_generate(run, o);
+  const std::string a = train::generate_text(run, o);
   CHECK(a.rfind("abc", 0) == 0);
   CHECK(a.size() == 3 + 25);  // char tokens of this ASCII corpus: one byte each
-  CHECK(train::run_generate(run, o) == a);  // reproducible
+  CHECK(train::generate_text(run, o) == a);  // reproducible
   o.seed = 8;
-  CHECK(train::run_generate(run, o) != a);  // another seed, another sample (25 draws from a spread distribution)
+  CHECK(train::generate_text(run, o) != a);  // another seed, another sample (25 draws from a spread distribution)
 
   o.temperature = 0;  // greedy: no randomness at all
-  const std::string greedy = train::run_generate(run, o);
+  const std::string greedy = train::generate_text(run, o);
   o.seed = 99;
-  CHECK(train::run_generate(run, o) == greedy);
+  CHECK(train::generate_text(run, o) == greedy);
   o.temperature = 1.0f;
   o.top_k = 1;  // sampling among the single most likely token is greedy too
-  CHECK(train::run_generate(run, o) == greedy);
+  CHECK(train::generate_text(run, o) == greedy);
   CHECK(greedy.substr(0, 6) == "abcabc");  // 40 steps learn that "abc" is mostly followed by "abc"
 
   o.prompt = std::string(40, 'a');  // longer than block_size 16: the last 16 tokens are the context
   o.tokens = 5;
-  CHECK(train::run_generate(run, o).size() == 45);
+  CHECK(train::generate_text(run, o).size() == 45);
   o.tokens = 0;
-  CHECK(train::run_generate(run, o) == o.prompt);
+  CHECK(train::generate_text(run, o) == o.prompt);
+}
+
+TEST_CASE("a checkpoint whose outputs are not finite: eval and generate are errors, not -nan and exit 0") {
+  const moelab::testing::TempDir tmp("moelab_nonfinite");
+  tmp.write("data.txt", moelab::testing::numbered_lines("some text to read", 100));
+  nlohmann::json j = nlohmann::json::parse(R"({"model": {"n_layer": 1, "n_head": 2, "n_embd": 8, "block_size": 8},
+    "train": {"batch_size": 2, "max_iters": 1, "eval_interval": 1, "eval_iters": 1}})");
+  j["data"]["train"] = (tmp.path / "data.txt").string();
+  j["train"]["out_dir"] = (tmp.path / "run").string();
+  std::ostringstream log;
+  train::run_training(train::parse_config(j), {}, log);
+  // every weight finite but huge: the forward pass overflows (what a diverged run leaves)
+  train::LoadedModel lm = train::load_checkpoint((tmp.path / "run").string());
+  for (auto& np : lm.model->named_parameters())
+    for (int64_t i = 0; i < np.param->var.numel(); ++i) np.param->var.data()[i] *= 1e30f;
+  train::save_checkpoint((tmp.path / "huge").string(), *lm.model, nullptr, lm.config, lm.tokenizer, {1, 0, {}});
+  std::ostringstream out;
+  train::EvalOptions eo;
+  eo.batch = 1;
+  eo.batches = 1;
+  CHECK_THROWS_WITH_AS(train::run_eval((tmp.path / "huge").string(), eo, out),
+                       doctest::Contains("gives a non-finite loss"), moelab::Error);
+  train::GenerateOptions go;
+  go.prompt = "some";
+  go.tokens = 3;
+  CHECK_THROWS_WITH_AS(train::generate_text((tmp.path / "huge").string(), go), doctest::Contains("non-finite outputs"),
+                       moelab::Error);
 }

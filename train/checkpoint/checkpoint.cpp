@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "train/io/json_limits.h"
 #include "train/io/atomic_file.h"
+#include "train/io/files.h"
+#include "train/io/json_limits.h"
 #include "train/io/safetensors.h"
 
 namespace moelab::train {
@@ -208,8 +210,8 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
   SafeTensors weights;
   weights.tensors = model_tensors(model);
   weights.metadata = {{"format", "pt"},
-                      {"config", reference_config(model.config()).dump()},
-                      {"moelab_model", model_metadata(cfg, model.config()).dump()},
+                      {"config", dump_json(reference_config(model.config()))},
+                      {"moelab_model", dump_json(model_metadata(cfg, model.config()))},
                       {"checkpoint_step", std::to_string(state.step)}};
   nlohmann::json side = {{"moelab_version", MOELAB_VERSION_STRING},
                          {"config", to_json(cfg)},
@@ -237,7 +239,7 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
       os.metadata = {{"step", std::to_string(opt->steps())}, {"checkpoint_step", std::to_string(state.step)}};
       write_safetensors((tmp / "optimizer.safetensors").string(), os);
     }
-    write_file_atomic((tmp / "model.json").string(), side.dump(2) + "\n");
+    write_file_atomic((tmp / "model.json").string(), dump_json(side, 2) + "\n");
     fsync_dir(tmp);
     fs::rename(tmp, root / final_name);
   } catch (const std::exception& e) {
@@ -267,8 +269,9 @@ std::string checkpoint_dir(const std::string& path) {
     const fs::path latest = fs::path(path) / "latest";
     if (fs::is_symlink(latest, ec)) {
       const fs::path target = fs::canonical(latest, ec);
-      MOELAB_CHECK(!ec, "checkpoint: ", latest.string(), " points to ", fs::read_symlink(latest).string(),
-                   ", which is missing (", ec.message(), ")");
+      std::error_code link_ec;
+      MOELAB_CHECK(!ec, "checkpoint: ", latest.string(), " points to ", fs::read_symlink(latest, link_ec).string(),
+                   ", which cannot be opened (", ec.message(), ")");
       return target.string();
     }
     return path;
@@ -281,16 +284,9 @@ std::string checkpoint_dir(const std::string& path) {
 }
 
 nlohmann::json read_sidecar(const std::string& side_path) {
-  std::ifstream in(side_path);
-  MOELAB_CHECK(in, "checkpoint: cannot open ", side_path, " (the sidecar beside model.safetensors)");
-  nlohmann::json side;
-  try {
-    side = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint: " + side_path + ": " + e.what());
-  }
-  check_json_depth(side, 64, "checkpoint: " + side_path);
-  return side;
+  std::error_code ec;
+  MOELAB_CHECK(fs::exists(side_path, ec), "checkpoint: cannot open ", side_path, " (the sidecar beside model.safetensors)");
+  return parse_json(read_regular_file(side_path, "checkpoint", 256 << 20), "checkpoint: " + side_path, 64);
 }
 
 std::map<std::string, Tensor> model_tensors(nn::GPT& model) {
@@ -317,10 +313,13 @@ void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensor
 
 LoadedModel load_checkpoint(const std::string& path) {
   LoadedModel out;
-  MOELAB_CHECK(fs::exists(path), "checkpoint: ", path, " does not exist");
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec) throw Error("checkpoint: " + path + (ec == std::errc::no_such_file_or_directory ? std::string(" does not exist")
+                                                                                         : ": " + ec.message()));
   out.dir = checkpoint_dir(path);
   const std::string weights_path =
-      fs::is_directory(path) ? out.dir + "/model.safetensors" : fs::canonical(path).string();
+      fs::is_directory(status) ? out.dir + "/model.safetensors" : fs::canonical(path, ec).string();
   const std::string side_path = out.dir + "/model.json";
   const nlohmann::json side = read_sidecar(side_path);
   try {
@@ -351,7 +350,8 @@ LoadedModel load_checkpoint(const std::string& path) {
 
 void load_optimizer_state(const std::string& dir, optim::Optimizer& opt, int64_t checkpoint_step) {
   const std::string path = dir + "/optimizer.safetensors";
-  MOELAB_CHECK(fs::exists(path), "checkpoint: ", path, " is missing (this checkpoint has no optimizer state to resume from)");
+  std::error_code ec;
+  MOELAB_CHECK(fs::exists(path, ec), "checkpoint: ", path, " is missing (this checkpoint has no optimizer state to resume from)");
   SafeTensors st = read_safetensors(path);
   if (checkpoint_step >= 0) check_same_checkpoint(st, checkpoint_step, path, dir + "/model.json");
   int64_t step = 0;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,14 +14,23 @@
 
 #include "core/error.h"
 #include "train/io/atomic_file.h"
+#include "train/io/files.h"
 
 namespace moelab::train {
 namespace fs = std::filesystem;
 
 RunLock::RunLock(const std::string& out_dir) {
   const std::string path = out_dir + "/.lock";
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
-  MOELAB_CHECK(fd_ >= 0, "train.out_dir: cannot create ", path, ": ", std::strerror(errno));
+  // never through a link or into a device: the pid is written into this file
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  MOELAB_CHECK(fd_ >= 0, "train.out_dir: cannot create ", path, ": ", std::strerror(errno),
+               errno == ELOOP ? " (it is a symbolic link; moelab will not write through it)" : "");
+  struct stat st;
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw Error("train.out_dir: " + path + " is not a regular file; move it away");
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     char pid[32] = {0};
     const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
@@ -39,8 +49,9 @@ RunLock::~RunLock() {
 }
 
 void drop_metrics_after(const std::string& metrics_path, int64_t step) {
-  std::ifstream in(metrics_path);
-  if (!in) return;
+  std::error_code ec;
+  if (!std::filesystem::exists(metrics_path, ec)) return;
+  std::istringstream in(read_regular_file(metrics_path, "train.out_dir", static_cast<uint64_t>(machine_memory_bytes() / 4)));
   std::ostringstream kept;
   std::string line;
   bool dropped = false;

@@ -19,9 +19,11 @@ Run add_generate(CLI::App& app) {
   cmd->add_option("--tokens", a->opts.tokens, "Tokens to generate")->check(kNonNegativeInt);
   cmd->add_option("--temperature", a->opts.temperature, "Sampling temperature (0 = greedy)")->check(kNonNegativeNumber);
   cmd->add_option("--top-k", a->opts.top_k, "Sample among the k most likely tokens (0 = all)")->check(kNonNegativeInt);
-  cmd->add_option("--seed", a->opts.seed, "Sampling seed");
+  cmd->add_option("--seed", a->opts.seed, "Sampling seed")->check(kNonNegativeInt);
   return [a] {
-    std::cout << train::run_generate(a->checkpoint, a->opts) << "\n";
+    // the text appears as it is sampled, so Ctrl-C keeps what was printed
+    train::run_generate(a->checkpoint, a->opts, [](const std::string& piece) { std::cout << piece << std::flush; });
+    std::cout << "\n";
     return 0;
   };
 }

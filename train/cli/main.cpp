@@ -1,8 +1,13 @@
 // moelab: the command-line program. Each command is one file in this folder (commands.h);
 // process-wide settings are made by the commands through process.h, nowhere else.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <iostream>
+#include <new>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -33,18 +38,40 @@ int main(int argc, char** argv) {
       {"config", add_config(app)}, {"info", add_info(app)}};
 
   CLI11_PARSE(app, argc, argv);
+  // A closed pipe (moelab generate | head) is a write error below, not death by SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Whatever a command throws ends as one line on stderr and exit code 1, never an abort.
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "moelab: error: %s\n", message.c_str());
+    return 1;
+  };
+  int rc = 0;
   try {
     set_threads(threads);
     if (version || app.get_subcommands().empty()) {
       print_info();
       if (!version) std::printf("\n%s", app.help().c_str());
-      return 0;
+    } else {
+      for (const auto& [name, run] : commands)
+        if (app.got_subcommand(name)) rc = run();
     }
-    for (const auto& [name, run] : commands)
-      if (app.got_subcommand(name)) return run();
   } catch (const moelab::Error& e) {
-    std::fprintf(stderr, "moelab: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::string paths = e.path1().string();
+    if (!e.path2().empty()) paths += ", " + e.path2().string();
+    return fail(paths + ": " + e.code().message());
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory: an input asked for more memory than this process could get");
+  } catch (const nlohmann::json::exception& e) {
+    return fail(std::string("unexpected JSON content: ") + e.what());
+  } catch (const std::exception& e) {
+    return fail(std::string("unexpected failure: ") + e.what());
+  } catch (...) {
+    return fail("unexpected failure (unknown exception)");
   }
-  return 0;
+  std::fflush(stdout);
+  std::cout.flush();
+  if (std::ferror(stdout) || std::cout.fail()) return fail("cannot write to standard output");
+  return rc;
 }

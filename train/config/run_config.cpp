@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "train/config/schema.h"
+#include "train/io/files.h"
 #include "train/io/json_limits.h"
 
 namespace moelab::train {
@@ -30,8 +31,9 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
-// Configs nest a few levels (train/io/json_limits.h says why deeper ones are refused).
+// Configs nest a few levels (train/io/json_limits.h says why deeper ones are refused) and are small.
 constexpr int kMaxDepth = 64;
+constexpr uint64_t kMaxConfigBytes = 16 << 20;
 void check_depth(const json& j, const std::string& where) { check_json_depth(j, kMaxDepth, where); }
 
 // The schema as lookup tables: keys by path, families and child names by section.
@@ -144,13 +146,9 @@ void apply_override(json& j, const std::string& assignment) {
     throw Error("--set " + assignment + ": not valid UTF-8");
   }
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::exception&) {
-    value = text;  // bare strings need no quotes: --set data.train=/path/file.txt
-  }
-  check_depth(value, "--set " + path);
+  // JSON if it is JSON (duplicate keys and deep nesting are errors), else a bare string, which needs
+  // no quotes: --set data.train=/path/file.txt
+  const json value = json::accept(text) ? parse_json(text, "--set " + path, kMaxDepth) : json(text);
   json* node = &j;
   size_t start = 0;
   for (;;) {
@@ -173,18 +171,14 @@ namespace {
 // values this file overrides key by key (JSON merge patch). Chains are allowed, cycles are errors.
 json read_config_file(const std::filesystem::path& path, std::vector<std::string>& chain) {
   const std::string shown = path.string();
-  for (const std::string& c : chain)
-    MOELAB_CHECK(c != shown, "config: ", shown, ": \"base\" chain loops back to itself");
-  chain.push_back(shown);
-  std::ifstream in(path);
-  MOELAB_CHECK(in, "config: cannot open ", shown);
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400
-    throw Error("config: " + shown + ": invalid JSON: " + e.what());
-  }
-  check_depth(j, "config: " + shown);
+  std::error_code ec;
+  const std::string id = std::filesystem::weakly_canonical(path, ec).string();  // ./a.json and a.json are one file
+  for (size_t i = 0; i < chain.size(); ++i)
+    MOELAB_CHECK(chain[i] != id, "config: ", shown, ": the \"base\" chain loops back to a file already in it (after ",
+                 chain.size(), " files)");
+  MOELAB_CHECK(chain.size() < 64, "config: ", shown, ": \"base\" chains more than 64 files");
+  chain.push_back(ec ? shown : id);
+  json j = parse_json(read_regular_file(shown, "config", kMaxConfigBytes), "config: " + shown, kMaxDepth);
   if (!j.is_object() || !j.contains("base")) return j;
   MOELAB_CHECK(j.at("base").is_string(), "config: ", shown, ": base: expected a path string, got ", j.at("base").dump());
   const std::filesystem::path base_path = path.parent_path() / j.at("base").get<std::string>();

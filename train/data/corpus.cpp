@@ -2,26 +2,20 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "train/io/files.h"
 
 namespace moelab::train {
 namespace fs = std::filesystem;
 
 namespace {
 
+constexpr size_t kMaxDomains = 65535;
+
 bool has_suffix(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  MOELAB_CHECK(in, "data: cannot read ", p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string strip_fortune_separators(const std::string& text) {
@@ -36,33 +30,53 @@ std::string strip_fortune_separators(const std::string& text) {
 }  // namespace
 
 std::vector<Document> read_documents(const std::vector<std::string>& paths, const std::string& format) {
-  std::vector<Document> docs;
+  // 1. which files: a named file, or a folder's regular files (links, sub-folders, FIFOs, devices
+  //    and anything unreadable in it are skipped; a named FIFO or device is an error)
+  struct Source {
+    fs::path file;
+    bool in_folder;
+  };
+  std::vector<Source> sources;
   for (const std::string& p : paths) {
     std::error_code ec;
-    MOELAB_CHECK(fs::exists(p, ec), "data: ", p, " does not exist");
+    const fs::file_status st = fs::status(p, ec);
+    if (ec) throw Error("data: " + p + (ec == std::errc::no_such_file_or_directory ? std::string(" does not exist")
+                                                                                    : ": " + ec.message()));
+    if (!fs::is_directory(st)) {
+      sources.push_back({p, false});
+      continue;
+    }
     std::vector<fs::path> files;
-    if (fs::is_directory(p, ec)) {
-      for (const auto& e : fs::directory_iterator(p, ec)) {
-        const std::string name = e.path().filename().string();
-        if (!e.is_regular_file() || e.is_symlink() || has_suffix(name, ".dat") || has_suffix(name, ".u8") ||
-            name.starts_with("."))
-          continue;
-        files.push_back(e.path());
-      }
-      MOELAB_CHECK(ec.value() == 0, "data: cannot list ", p, ": ", ec.message());
-      std::sort(files.begin(), files.end());
-      MOELAB_CHECK(!files.empty(), "data: folder ", p, " holds no text files");
-    } else {
-      files.push_back(p);
+    for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (has_suffix(name, ".dat") || has_suffix(name, ".u8") || name.starts_with(".")) continue;
+      std::error_code entry_ec;
+      if (it->is_symlink(entry_ec) || !it->is_regular_file(entry_ec) || entry_ec) continue;
+      files.push_back(it->path());
     }
-    for (const fs::path& f : files) {
-      std::string text = read_file(f);
-      const bool fortunes = format == "fortunes" || (format == "auto" && fs::exists(f.string() + ".dat", ec));
-      if (fortunes) text = strip_fortune_separators(text);
-      // a file named on its own must hold text; an empty one inside a folder is just skipped
-      MOELAB_CHECK(!text.empty() || fs::is_directory(p, ec), "data: ", f.string(), " is empty");
-      docs.push_back({f.string(), std::move(text)});
-    }
+    MOELAB_CHECK(!ec, "data: cannot list ", p, ": ", ec.message());
+    std::sort(files.begin(), files.end());
+    MOELAB_CHECK(!files.empty(), "data: folder ", p, " holds no text files");
+    for (const fs::path& f : files) sources.push_back({f, true});
+  }
+  // 2. the corpus is held in memory (text, then tokens and their domains: about 12 bytes per byte
+  //    of text at the peak), so the sizes are checked before anything is read
+  double total = 0;
+  for (const Source& s : sources) total += static_cast<double>(regular_file_size(s.file.string(), "data"));
+  const double ram = machine_memory_bytes(), needed = 12 * total;
+  MOELAB_CHECK(ram <= 0 || needed <= ram, "data: the ", sources.size(), " file(s) hold ", human_bytes(total),
+               " of text, which take about ", human_bytes(needed), " in memory once tokenised; this machine has ",
+               human_bytes(ram));
+  // 3. read
+  std::vector<Document> docs;
+  for (const Source& s : sources) {
+    std::string text = read_regular_file(s.file.string(), "data", static_cast<uint64_t>(total) + 1);
+    std::error_code ec;
+    const bool fortunes = format == "fortunes" || (format == "auto" && fs::exists(s.file.string() + ".dat", ec));
+    if (fortunes) text = strip_fortune_separators(text);
+    // a file named on its own must hold text; an empty one inside a folder adds nothing
+    MOELAB_CHECK(!text.empty() || s.in_folder, "data: ", s.file.string(), " is empty");
+    docs.push_back({s.file.string(), std::move(text)});
   }
   return docs;
 }
@@ -70,6 +84,9 @@ std::vector<Document> read_documents(const std::vector<std::string>& paths, cons
 Corpus build_corpus(const DataConfig& cfg, const Tokenizer* tokenizer) {
   std::vector<Document> train_docs = read_documents(cfg.train, cfg.format);
   std::vector<Document> val_docs = cfg.val.empty() ? std::vector<Document>{} : read_documents(cfg.val, cfg.format);
+  const size_t files = train_docs.size() + val_docs.size();
+  MOELAB_CHECK(files <= kMaxDomains, "data: ", files, " files; at most ", kMaxDomains,
+               " (each file is a domain, numbered in 16 bits in every batch)");
   Corpus c;
   if (tokenizer) {
     c.tokenizer = *tokenizer;

@@ -9,21 +9,13 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "train/io/files.h"
 
 namespace moelab::train {
 namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kTempPrefix = ".moelab-tmp.";
-
-const char* kind_of(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
 }  // namespace
 
 std::string temp_name(const std::string& name) { return kTempPrefix + std::to_string(::getpid()) + "." + name; }
@@ -50,7 +42,7 @@ std::string output_file(const std::string& path, const std::string& what) {
   struct stat st;
   if (::stat(target.c_str(), &st) == 0)
     MOELAB_CHECK(S_ISREG(st.st_mode), what, ": ", path, target.string() == path ? "" : " (-> " + target.string() + ")",
-                 " is ", kind_of(st.st_mode), "; moelab writes regular files only and will not replace it");
+                 " is ", describe_file_type(st.st_mode), "; moelab writes regular files only and will not replace it");
   return target.string();
 }
 

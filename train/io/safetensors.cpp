@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
@@ -12,6 +11,7 @@
 
 #include "core/error.h"
 #include "train/io/atomic_file.h"
+#include "train/io/files.h"
 #include "train/io/json_limits.h"
 
 namespace moelab::train {
@@ -108,12 +108,8 @@ float half_to_float(uint16_t h) {
 }  // namespace
 
 SafeTensors read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  MOELAB_CHECK(in, "checkpoint: cannot open ", path);
-  std::string bytes(static_cast<size_t>(in.tellg()), '\0');  // one copy of the file, not a stream's plus a string's
-  in.seekg(0);
-  MOELAB_CHECK(in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())), "checkpoint: cannot read ", path);
-  return parse_safetensors(bytes, path);
+  // one copy of the file; no bigger than this machine's memory (the tensors are copied out of it)
+  return parse_safetensors(read_regular_file(path, "checkpoint", static_cast<uint64_t>(machine_memory_bytes())), path);
 }
 
 namespace {

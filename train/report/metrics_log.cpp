@@ -11,6 +11,8 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "train/io/files.h"
+#include "train/io/json_limits.h"
 
 namespace moelab::train {
 namespace fs = std::filesystem;
@@ -19,6 +21,8 @@ using nlohmann::json;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kMaxRowDepth = 16;      // a row nests 4 levels (row, moe, layer, domain_expert)
+constexpr int kMaxExperts = 1 << 16;  // per layer: more is not a run moelab wrote, and would size the heatmaps
 
 // A line that breaks the schema; the reader turns it into a warning and skips the line.
 struct BadLine : std::invalid_argument {
@@ -92,6 +96,9 @@ LayerWindow parse_layer(const json& j, const std::string& where) {
                     first + " has " + std::to_string(experts));
     }
   }
+  if (experts > static_cast<size_t>(kMaxExperts))
+    throw BadLine(where + "." + first + " has " + std::to_string(experts) + " entries, more than " +
+                  std::to_string(kMaxExperts) + " experts");
   for (size_t d = 0; d < w.domain_expert.size(); ++d)
     if (!first.empty() && w.domain_expert[d].size() != experts)
       throw BadLine(where + ".domain_expert[" + std::to_string(d) + "] has " +
@@ -100,12 +107,21 @@ LayerWindow parse_layer(const json& j, const std::string& where) {
   return w;
 }
 
+// An integer in [0, max] (steps, layer indices, expert counts), or the line is bad.
+int64_t count_of(const json& v, const std::string& what, int64_t max) {
+  if (!v.is_number()) throw BadLine(what + " is " + type_name(v) + ", expected an integer");
+  const bool whole = v.is_number_integer() || std::floor(v.get<double>()) == v.get<double>();
+  if (!whole) throw BadLine(what + " is not an integer");
+  const double d = v.is_number_unsigned() ? static_cast<double>(v.get<uint64_t>()) : v.get<double>();
+  if (!(d >= 0 && d <= static_cast<double>(max)))
+    throw BadLine(what + " is " + v.dump() + ", expected an integer in [0, " + std::to_string(max) + "]");
+  return static_cast<int64_t>(d);
+}
+
 int64_t step_of(const json& row) {
   auto it = row.find("step");
   if (it == row.end()) throw BadLine("no \"step\"");
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>()) return it->get<int64_t>();
-  throw BadLine("\"step\" is " + std::string(it->is_number() ? "not an integer" : type_name(*it)));
+  return count_of(*it, "\"step\"", int64_t{1} << 53);
 }
 
 void apply_start(RunLog& run, const json& row) {
@@ -122,11 +138,11 @@ void apply_start(RunLog& run, const json& row) {
   if (auto it = row.find("moe_layers"); it != row.end()) {
     if (!it->is_array())
       throw BadLine("\"moe_layers\" is " + std::string(type_name(*it)) + ", expected a list of layers");
-    for (const json& l : *it) {
-      if (!l.is_number_integer()) throw BadLine("\"moe_layers\" has an entry that is not an integer");
-      layers.push_back(l.get<int>());
-    }
+    for (const json& l : *it) layers.push_back(static_cast<int>(count_of(l, "a \"moe_layers\" entry", 1 << 30)));
   }
+  int experts = 0;
+  if (auto it = row.find("num_experts"); it != row.end())
+    experts = static_cast<int>(count_of(*it, "\"num_experts\"", kMaxExperts));
   // A resume restarts from the checkpoint at `step`: rows logged after it by the interrupted
   // attempt are superseded by the ones that follow, so drop them to keep the series monotone.
   if (row.contains("step")) {
@@ -135,6 +151,7 @@ void apply_start(RunLog& run, const json& row) {
     std::erase_if(run.eval, [&](const MetricsRow& r) { return r.step >= step; });
   }
   run.start = row;
+  run.start_experts = experts;
   if (!domains.empty()) run.domains = std::move(domains);
   for (int l : layers)
     if (std::find(run.moe_layers.begin(), run.moe_layers.end(), l) == run.moe_layers.end()) run.moe_layers.push_back(l);
@@ -169,12 +186,13 @@ void apply_row(RunLog& run, const json& row) {
   (is_eval ? run.eval : run.train).push_back(std::move(r));
 }
 
-// nlohmann's message minus its "[json.exception...] parse error at line 1, " prefix: the line
-// number there counts within our one line, which would only confuse.
-std::string parse_error_text(const json::parse_error& e) {
-  std::string what = e.what();
-  if (auto at = what.find("column "); at != std::string::npos) return "invalid JSON at " + what.substr(at);
-  return "invalid JSON: " + what;
+// parse_json's message for a line, minus its "line: " and nlohmann's "[json.exception...] parse
+// error at line 1, " prefix: the line number there counts within our one line, which would only confuse.
+std::string line_problem(const std::string& what) {
+  std::string text = what.rfind("line: ", 0) == 0 ? what.substr(6) : what;
+  if (text.rfind("invalid JSON: ", 0) == 0)
+    if (auto at = text.find("column "); at != std::string::npos) return "invalid JSON at " + text.substr(at);
+  return text;
 }
 
 }  // namespace
@@ -203,7 +221,7 @@ int RunLog::num_experts(int layer) const {
     for (auto r = rows->rbegin(); r != rows->rend(); ++r)
       if (auto it = r->moe.find(layer); it != r->moe.end() && it->second.num_experts() > 0)
         return it->second.num_experts();
-  return start.value("num_experts", 0);
+  return start_experts;
 }
 
 const MetricsRow* RunLog::last_with_layer(const std::vector<MetricsRow>& rows, int layer) {
@@ -212,19 +230,9 @@ const MetricsRow* RunLog::last_with_layer(const std::vector<MetricsRow>& rows, i
   return nullptr;
 }
 
-RunLog read_run_log(const std::string& run_dir, std::ostream& warn) {
-  const fs::path dir(run_dir);
-  MOELAB_CHECK(fs::is_directory(dir), run_dir, ": not a run folder (no such directory)");
-  const fs::path file = dir / "metrics.jsonl";
-  MOELAB_CHECK(fs::is_regular_file(file), file.string(), ": no such file (is ", run_dir, " a moelab run folder?)");
-  std::ifstream in(file, std::ios::binary);
-  MOELAB_CHECK(in, file.string(), ": cannot open");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
-
+RunLog parse_run_log(const std::string& text, const std::string& file, std::ostream& warn) {
   RunLog run;
-  run.file = file.string();
+  run.file = file;
   size_t pos = 0;
   for (int line = 1; pos < text.size(); ++line) {
     const size_t end = text.find('\n', pos);
@@ -235,12 +243,13 @@ RunLog read_run_log(const std::string& run_dir, std::ostream& warn) {
     if (content.find_first_not_of(" \t") == std::string_view::npos) continue;
     std::string problem;
     try {
-      apply_row(run, json::parse(content));
-    } catch (const json::parse_error& e) {
-      problem = parse_error_text(e);
-      if (unterminated) problem = "truncated last line (no newline; the run may still be writing): " + problem;
+      apply_row(run, parse_json(std::string(content), "line", kMaxRowDepth));
     } catch (const BadLine& e) {
       problem = e.what();
+    } catch (const Error& e) {  // syntax, nesting, duplicate keys
+      problem = line_problem(e.what());
+      if (unterminated && problem.rfind("invalid JSON", 0) == 0)
+        problem = "truncated last line (no newline; the run may still be writing): " + problem;
     } catch (const json::exception& e) {
       problem = std::string("unexpected value: ") + e.what();
     }
@@ -251,6 +260,19 @@ RunLog read_run_log(const std::string& run_dir, std::ostream& warn) {
   }
   std::sort(run.moe_layers.begin(), run.moe_layers.end());
   return run;
+}
+
+RunLog read_run_log(const std::string& run_dir, std::ostream& warn) {
+  const fs::path dir(run_dir);
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(dir, ec);
+  MOELAB_CHECK(!ec || ec == std::errc::no_such_file_or_directory, run_dir, ": ", ec.message());
+  MOELAB_CHECK(is_dir, run_dir, ": not a run folder (no such directory)");
+  const fs::path file = dir / "metrics.jsonl";
+  MOELAB_CHECK(fs::exists(file, ec), file.string(), ": no such file (is ", run_dir, " a moelab run folder?)");
+  const std::string text =
+      read_regular_file(file.string(), "report", static_cast<uint64_t>(machine_memory_bytes() / 8));
+  return parse_run_log(text, file.string(), warn);
 }
 
 }  // namespace moelab::train

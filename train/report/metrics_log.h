@@ -35,6 +35,7 @@ struct RunLog {
   std::string name;                                 // the run folder's basename (made unique by the report)
   std::string file;                                 // path of metrics.jsonl
   nlohmann::json start = nlohmann::json::object();  // the last start row
+  int start_experts = 0;                            // its num_experts, checked (0 when absent)
   std::vector<std::string> domains;
   std::vector<int> moe_layers;  // from start rows and from the rows themselves, sorted
   std::vector<MetricsRow> train, eval;
@@ -48,7 +49,11 @@ struct RunLog {
 };
 
 // Reads RUN_DIR/metrics.jsonl. Throws moelab::Error when the folder or the file is missing or
-// unreadable; writes one warning line per skipped line to `warn`.
+// unreadable (or is not a regular file); writes one warning line per skipped line to `warn`.
 RunLog read_run_log(const std::string& run_dir, std::ostream& warn);
+// The same from the file's text (`file` names it in warnings). Never throws on bad content: every
+// line that breaks the schema (wrong types, numbers out of range, too deep, duplicate keys) is
+// skipped with a warning (fuzzed: fuzz/fuzz_metrics.cpp).
+RunLog parse_run_log(const std::string& text, const std::string& file, std::ostream& warn);
 
 }  // namespace moelab::train

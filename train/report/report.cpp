@@ -40,6 +40,7 @@ std::vector<RunLog> read_runs(const std::vector<std::string>& run_dirs, std::ost
 }
 
 ReportResult write_report(const ReportOptions& opts, std::ostream& log) {
+  output_file(opts.out, "report --out");  // a device or FIFO there is an error before any work
   const std::vector<RunLog> runs = read_runs(opts.runs, log);
   ReportResult result;
   for (const RunLog& r : runs) result.skipped_lines += r.warnings.size();
@@ -50,7 +51,7 @@ ReportResult write_report(const ReportOptions& opts, std::ostream& log) {
   if (out.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(out.parent_path(), ec);
-    MOELAB_CHECK(fs::is_directory(out.parent_path()), "--out ", opts.out, ": cannot create ",
+    MOELAB_CHECK(fs::is_directory(out.parent_path(), ec), "--out ", opts.out, ": cannot create ",
                  out.parent_path().string(), ": ", ec.message());
   }
   write_file_atomic(opts.out, html);  // temp file + rename: a failure never leaves half a report

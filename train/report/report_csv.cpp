@@ -103,7 +103,7 @@ std::string domain_expert_table(const std::vector<RunLog>& runs) {
 std::vector<std::string> write_report_csv(const std::vector<RunLog>& runs, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  MOELAB_CHECK(fs::is_directory(dir), "--csv ", dir, ": cannot create the folder: ", ec.message());
+  MOELAB_CHECK(fs::is_directory(dir, ec), "--csv ", dir, ": cannot create the folder: ", ec.message());
   const std::pair<const char*, std::string> tables[] = {{"train.csv", train_table(runs)},
                                                         {"eval.csv", eval_table(runs)},
                                                         {"routing.csv", routing_table(runs)},
