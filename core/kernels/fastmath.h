@@ -11,8 +11,9 @@ namespace moelab::kernels {
 
 // e^x with relative error < 2e-7 on [-87, 88]; 0 below, +inf above, NaN for NaN.
 inline float fast_exp(float x) {
-  float xc = x < -87.0f ? -87.0f : x;
-  xc = xc > 88.0f ? 88.0f : xc;
+  // clamped, NaN mapped into range too (it is returned as is below; casting NaN to int is undefined)
+  float xc = x >= -87.0f ? x : -87.0f;
+  xc = xc <= 88.0f ? xc : 88.0f;
   // Round to nearest by adding and removing 1.5 * 2^23 (nearbyint would be a libm call).
   const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   // x - n ln2 with ln2 in two parts, the large part first so the small one is not rounded away.
