@@ -13,6 +13,10 @@
 #include "core/kernels/elementwise.h"
 #include "core/kernels/expert_mlp.h"
 
+namespace moelab::comm {
+class Communicator;
+}
+
 namespace moelab::ops {
 
 using autograd::Var;
@@ -70,6 +74,9 @@ Var reshape(const Var& x, const Shape& shape);
 Var causal_attention(const Var& qkv, int64_t n_head);
 // dropout.cpp: inverted dropout with probability p, mask from rng (p = 0: identity)
 Var dropout(const Var& x, float p, Rng& rng);
+// allreduce.cpp: the sum of x over the processes of comm (a distributed run's batch statistics);
+// backward sums the gradients the same way. comm = null or one process: x itself.
+Var allreduce_sum(const Var& x, comm::Communicator* comm);
 
 // topk.cpp: top-k over the last dim (ties: lower index first). values are differentiable
 // (gradient goes to the chosen entries); indices are plain integers off the tape.

@@ -47,7 +47,7 @@ foreach(file ${sources})
     if(NOT subject MATCHES "/")  # tests/gradcheck.h, tests/main.cpp: shared helpers
       continue()
     endif()
-    if(subject MATCHES "^(parity|robustness|layering)/")
+    if(subject MATCHES "^(parity|robustness|layering|dist)/")
       continue()
     endif()
     if(subject MATCHES "^report/")

@@ -34,6 +34,7 @@ struct CapacityConfig {
   double eval_factor = -1;            // at eval; < 0 = same as factor
   std::string convention = "google";  // google: floor(T*CF/E) | times_k: ceil(T*k*CF/E) (DeepSpeed, Megatron)
   std::string priority = "slot";      // slot: all first choices before second ones | token: token order
+  int groups = 1;                     // the batch's rows form this many groups, each with its own capacity (GShard)
 };
 
 struct MoeLossConfig {

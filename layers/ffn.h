@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/comm/communicator.h"
 #include "core/kernels/elementwise.h"
 #include "core/rng.h"
 #include "layers/config.h"
@@ -19,9 +20,19 @@ struct AuxLoss {
   Var value;         // already multiplied by its coefficient (a scalar)
 };
 
+// Where this process's rows sit in the global batch of a distributed run (docs/distributed.md), so
+// that layers compute what one process computes on the whole batch: batch statistics are summed
+// over `comm`, and random draws are taken at the global rows' positions of their streams.
+struct BatchPartition {
+  comm::Communicator* comm = nullptr;  // the processes that share the batch; null: this process has all of it
+  int64_t row_offset = 0;              // global index of this process's first row
+  int64_t global_rows = 0;             // rows of the whole batch; 0: the local rows are the whole batch
+};
+
 struct FfnContext {
   const IndexTensor* ids = nullptr;     // the model's input token ids, x's leading shape (hash routing)
   std::vector<AuxLoss>* aux = nullptr;  // where to append weighted aux losses
+  const BatchPartition* partition = nullptr;  // null: one process
 };
 
 class FeedForward : public Module {

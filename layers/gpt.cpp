@@ -4,6 +4,20 @@
 
 namespace moelab::nn {
 
+namespace {
+// Dropout on [rows, ...] activations whose rows are rows row_offset.. of a distributed batch: the
+// mask values are those one process draws for these rows (the stream then moves past the whole batch).
+Var dropout_rows(const Var& x, float p, Rng& rng, const BatchPartition* part) {
+  if (p == 0.f || !part || part->global_rows == 0) return ops::dropout(x, p, rng);
+  const int64_t per_row = x.numel() / x.size(0);
+  const uint64_t start = rng.counter();
+  rng.set_counter(start + static_cast<uint64_t>(part->row_offset * per_row));
+  Var y = ops::dropout(x, p, rng);
+  rng.set_counter(start + static_cast<uint64_t>(part->global_rows * per_row));
+  return y;
+}
+}  // namespace
+
 Block::Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng) : dropout_(cfg.dropout) {
   ln_1 = register_module("ln_1", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
   attn = register_module("attn", std::make_shared<CausalSelfAttention>(cfg, rng));
@@ -14,11 +28,12 @@ Block::Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng) : dropo
   moe = std::dynamic_pointer_cast<MoE>(ffn);
 }
 
-Var Block::forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux) const {
+Var Block::forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux,
+                   const BatchPartition* part) const {
   const float p = training() ? dropout_ : 0.f;
-  Var h = ops::add(x, ops::dropout(attn->forward(ln_1->forward(x)), p, dropout_rng));
-  Var f = ffn->forward(ln_2->forward(h), FfnContext{ids.defined() ? &ids : nullptr, aux});
-  return ops::add(h, ops::dropout(f, p, dropout_rng));
+  Var h = ops::add(x, dropout_rows(attn->forward(ln_1->forward(x)), p, dropout_rng, part));
+  Var f = ffn->forward(ln_2->forward(h), FfnContext{ids.defined() ? &ids : nullptr, aux, part});
+  return ops::add(h, dropout_rows(f, p, dropout_rng, part));
 }
 
 Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng) {
@@ -56,12 +71,13 @@ ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
   IndexTensor pos = IndexTensor::empty({T});
   for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(t);
   const float p = training() ? cfg_.dropout : 0.f;
-  Var x = ops::dropout(ops::add(transformer->wte->forward(ids), transformer->wpe->forward(pos)), p, dropout_rng_);
+  const BatchPartition* part = partition_.global_rows > 0 ? &partition_ : nullptr;
+  Var x = dropout_rows(ops::add(transformer->wte->forward(ids), transformer->wpe->forward(pos)), p, dropout_rng_, part);
   ModelOutput out;
   std::vector<AuxLoss> layer_aux;
   for (size_t l = 0; l < transformer->h->size(); ++l) {
     layer_aux.clear();
-    x = (*transformer->h)[l].forward(x, ids, dropout_rng_, &layer_aux);
+    x = (*transformer->h)[l].forward(x, ids, dropout_rng_, &layer_aux, part);
     for (AuxLoss& a : layer_aux) out.aux.push_back({static_cast<int>(l), a.name, a.value});
   }
   x = transformer->ln_f->forward(x);

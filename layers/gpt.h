@@ -13,7 +13,9 @@ namespace moelab::nn {
 class Block : public Module {
  public:
   Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng);
-  Var forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux) const;
+  // `part`: where these rows sit in a distributed run's batch (null: one process)
+  Var forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux,
+              const BatchPartition* part = nullptr) const;
   std::shared_ptr<Norm> ln_1, ln_2;
   std::shared_ptr<CausalSelfAttention> attn;
   std::shared_ptr<FeedForward> ffn;
@@ -55,10 +57,15 @@ class GPT : public Module {
   MoE& moe(int layer) const;
   std::shared_ptr<Transformer> transformer;
   Rng& dropout_rng() { return dropout_rng_; }
+  // A distributed run's forward passes see only this process's rows of each batch: this says where
+  // they sit, so batch statistics and random draws equal those of one process (docs/distributed.md).
+  void set_partition(const BatchPartition& p) { partition_ = p; }
+  const BatchPartition& partition() const { return partition_; }
 
  private:
   ModelConfig cfg_;
   Rng dropout_rng_;
+  BatchPartition partition_;
 };
 
 }  // namespace moelab::nn

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake make libopenblas-openmp-dev libopenblas0-openmp nlohmann-json3-dev doctest-dev libcli11-dev fortunes)
+packages=(g++ cmake make libopenblas-openmp-dev libopenblas0-openmp nlohmann-json3-dev doctest-dev libcli11-dev fortunes
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

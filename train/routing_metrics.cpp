@@ -86,6 +86,27 @@ void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& doma
   }
 }
 
+void RoutingWindow::sum_over(comm::Communicator& comm) {
+  std::vector<double> v;  // every additive field, flat, in a fixed order
+  v.push_back(static_cast<double>(tokens_));
+  v.push_back(entropy_sum_);
+  v.insert(v.end(), routed_.begin(), routed_.end());
+  v.insert(v.end(), kept_.begin(), kept_.end());
+  v.insert(v.end(), prob_sum_.begin(), prob_sum_.end());
+  for (const auto& row : domain_expert_) v.insert(v.end(), row.begin(), row.end());
+  for (const auto& a : aux_sum_) v.push_back(a.second / comm.size());  // each process's mean over its rows
+  comm.allreduce_sum(v.data(), static_cast<int64_t>(v.size()));
+  size_t at = 0;
+  tokens_ = static_cast<int64_t>(v[at++]);
+  entropy_sum_ = v[at++];
+  for (double& x : routed_) x = v[at++];
+  for (double& x : kept_) x = v[at++];
+  for (double& x : prob_sum_) x = v[at++];
+  for (auto& row : domain_expert_)
+    for (double& x : row) x = v[at++];
+  for (auto& a : aux_sum_) a.second = v[at++];
+}
+
 nlohmann::json RoutingWindow::to_json(const std::vector<float>& bias) const {
   using nlohmann::json;
   const double total = std::accumulate(routed_.begin(), routed_.end(), 0.0);
@@ -141,10 +162,11 @@ void ModelRoutingMetrics::add(const nn::ModelOutput& out, const std::vector<uint
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-nlohmann::json ModelRoutingMetrics::take() {
+nlohmann::json ModelRoutingMetrics::take(comm::Communicator* comm) {
   const auto t0 = std::chrono::steady_clock::now();
   nlohmann::json j = nlohmann::json::object();
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (comm && comm->size() > 1) windows_[i].sum_over(*comm);
     std::vector<float> bias;
     for (const nn::NamedBuffer& nb : model_.moe(layers_[i]).named_buffers())
       if (nb.name == "router.bias_balance") bias.assign(nb.tensor->data(), nb.tensor->data() + nb.tensor->numel());

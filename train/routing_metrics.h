@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/comm/communicator.h"
 #include "layers/gpt.h"
 #include "layers/moe/moe.h"
 
@@ -30,6 +31,9 @@ class RoutingWindow {
   void add(const nn::MoeStats& stats, const std::vector<uint16_t>& domains,
            const std::vector<std::pair<std::string, double>>& aux);
   bool empty() const { return forwards_ == 0; }
+  // A distributed run: every process saw its own rows; afterwards each holds the whole batch's
+  // window (counts summed, aux losses averaged). Every process calls it, in the same order.
+  void sum_over(comm::Communicator& comm);
   nlohmann::json to_json(const std::vector<float>& bias) const;
   void reset();
 
@@ -51,8 +55,9 @@ class ModelRoutingMetrics {
   // After a forward pass of `model` on a batch whose input tokens came from `domains`.
   void add(const nn::ModelOutput& out, const std::vector<uint16_t>& domains);
   bool empty() const { return layers_.empty(); }
-  // {"h1": {...}, ...}, then starts a fresh window.
-  nlohmann::json take();
+  // {"h1": {...}, ...}, then starts a fresh window. With `comm`, over the whole batch of a
+  // distributed run (a collective: every process calls it).
+  nlohmann::json take(comm::Communicator* comm = nullptr);
   double seconds() const { return seconds_; }  // time spent on routing metrics (layers' stats + windows + JSON)
 
  private:

@@ -26,6 +26,7 @@
 #include "train/checkpoint/run_dir.h"
 #include "train/data/batch.h"
 #include "train/data/corpus.h"
+#include "train/distributed.h"
 #include "train/io/atomic_file.h"
 #include "train/io/files.h"
 #include "train/io/json_limits.h"
@@ -50,6 +51,7 @@ namespace {
 struct Run {
   RunConfig cfg;
   std::string out_dir;
+  std::unique_ptr<Distributed> dist;            // the processes of this run (one, without mpirun)
   std::optional<RunLock> lock;                  // one writer per run folder
   std::unique_ptr<LoadedModel> resumed;         // --resume: the checkpoint continued
   std::unique_ptr<LoadedModel> init;            // a lifelong stage: the checkpoint it starts from
@@ -89,7 +91,7 @@ void open_run_folder(Run& run, const TrainOptions& opts) {
   std::error_code ec;
   MOELAB_CHECK(!fs::exists(run.out_dir, ec) || fs::is_directory(run.out_dir, ec), "train.out_dir: ", run.out_dir,
                " exists and is not a folder");
-  if (fs::is_directory(run.out_dir, ec)) run.lock.emplace(run.out_dir);
+  if (run.dist->root() && fs::is_directory(run.out_dir, ec)) run.lock.emplace(run.out_dir);  // rank 0 writes
   if (!opts.resume) return;
   MOELAB_CHECK(fs::is_directory(run.out_dir, ec) && fs::exists(checkpoint_dir(run.out_dir) + "/model.json", ec),
                "--resume: no checkpoint in ", run.out_dir);
@@ -182,9 +184,12 @@ void check_resume_matches(const Run& run) {
 void build_model(Run& run, std::ostream& log) {
   RunConfig& cfg = run.cfg;
   if (run.resumed) check_resume_matches(run);
-  check_fits_in_memory(cfg.model, cfg.train.batch_size, 2 * int64_t{cfg.train.eval_iters});
+  run.dist->check_same_run(cfg, run.corpus.tokenizer.to_json().dump());
+  const int64_t rows = cfg.train.batch_size / run.dist->size();  // this process's share of each batch
+  check_fits_in_memory(cfg.model, rows, 2 * int64_t{cfg.train.eval_iters});
   run.model = std::make_unique<nn::GPT>(cfg.model, cfg.train.seed);
   nn::GPT& model = *run.model;
+  model.set_partition(run.dist->partition(cfg.train.batch_size));
   warn_if_not_causal(model, log);
   if (run.init) {
     if (!run.resumed) load_parameters(model, model_tensors(*run.init->model), run.init->dir + "/model.safetensors");
@@ -199,6 +204,7 @@ void build_model(Run& run, std::ostream& log) {
                    run.teacher->tokenizer.vocab_size() == run.corpus.tokenizer.vocab_size() ? ", not the same characters" : "",
                    "): the KL term needs the same tokens");
       run.teacher->model->set_training(false);
+      run.teacher->model->set_partition(run.dist->partition(cfg.train.batch_size));
       log << "lifelong: output regularisation toward " << path << " (kl_weight " << cfg.lifelong.kl_weight
           << ", temperature " << cfg.lifelong.kl_temperature << ")\n";
     }
@@ -237,6 +243,7 @@ void prepare_batches(Run& run) {
 // One row of metrics.jsonl, written through (a full disk is an error now, not a silently short log).
 // File names that are not valid UTF-8 are written with U+FFFD in their place.
 void write_row(Run& run, const nlohmann::json& row) {
+  if (!run.dist->root()) return;
   run.metrics << dump_json(row) << "\n" << std::flush;
   MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl (disk full?)");
 }
@@ -245,6 +252,12 @@ void write_row(Run& run, const nlohmann::json& row) {
 void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
   const RunConfig& cfg = run.cfg;
   nn::GPT& model = *run.model;
+  for (int l : model.moe_layers()) model.moe(l).set_collect_stats(cfg.train.routing_metrics);
+  const auto domains = static_cast<int64_t>(run.corpus.domains.size());
+  run.train_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
+  run.eval_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
+  run.t_start = run.t_last = clock_type::now();
+  if (!run.dist->root()) return;  // the run folder and the log are rank 0's
   std::error_code ec;
   fs::create_directories(run.out_dir, ec);
   MOELAB_CHECK(fs::is_directory(run.out_dir), "train.out_dir: cannot create ", run.out_dir, ": ", ec.message());
@@ -274,40 +287,40 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
   run.metrics.open(metrics_path, opts.resume ? std::ios::app : std::ios::trunc);
   MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl");
   write_row(run, start);
-  for (int l : model.moe_layers()) model.moe(l).set_collect_stats(cfg.train.routing_metrics);
-  const auto domains = static_cast<int64_t>(run.corpus.domains.size());
-  run.train_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
-  run.eval_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
   run.tty = isatty(fileno(stdout));
   log << "moelab train: " << model.num_parameters() << " parameters, vocab " << cfg.model.vocab_size << ", "
       << run.corpus.train.tokens.size() << " train / " << run.corpus.val.tokens.size() << " val tokens from "
-      << run.corpus.domains.size() << " files, " << num_threads() << " threads, out " << run.out_dir << "\n";
-  run.t_start = run.t_last = clock_type::now();
+      << run.corpus.domains.size() << " files, " << num_threads() << " threads"
+      << (run.dist->single() ? std::string() : " x " + std::to_string(run.dist->size()) + " processes")
+      << ", out " << run.out_dir << "\n";
 }
 
 // ---- one step ------------------------------------------------------------------------------
 
 
-double mean_loss(nn::GPT& model, const std::vector<Batch>& batches, ModelRoutingMetrics* routing) {
+// The mean loss over fixed batches (each process evaluates its rows; the mean is the whole batches').
+double mean_loss(nn::GPT& model, const Distributed& dist, const std::vector<Batch>& batches,
+                 ModelRoutingMetrics* routing) {
   autograd::NoGrad no_grad;
   model.set_training(false);
   double total = 0;
-  for (const Batch& b : batches) {
+  for (const Batch& global : batches) {
+    const Batch b = dist.local_rows(global);
     nn::ModelOutput out = model.forward(b.ids, b.targets);
     total += out.loss.item();
     if (routing) routing->add(out, b.domains);
   }
   model.set_training(true);
-  return total / static_cast<double>(batches.size());
+  return dist.mean(total / static_cast<double>(batches.size()));
 }
 
 // Loss on the fixed val and train batches: an eval row (with the eval batches' routing) and a log line.
 void evaluate(Run& run, int64_t step, std::ostream& log) {
   const bool routing = run.cfg.train.routing_metrics && !run.eval_routing->empty();
-  run.val_loss = mean_loss(*run.model, run.val_batches, routing ? run.eval_routing.get() : nullptr);
-  const double train_loss = mean_loss(*run.model, run.train_eval_batches, nullptr);
+  run.val_loss = mean_loss(*run.model, *run.dist, run.val_batches, routing ? run.eval_routing.get() : nullptr);
+  const double train_loss = mean_loss(*run.model, *run.dist, run.train_eval_batches, nullptr);
   nlohmann::json row{{"step", step}, {"val_loss", run.val_loss}, {"train_loss", train_loss}};
-  if (routing) row["moe"] = run.eval_routing->take();
+  if (routing) row["moe"] = run.eval_routing->take(run.dist->world());
   write_row(run, row);
   if (run.tty) log << "\r\033[K";
   char line[160];
@@ -323,13 +336,14 @@ Step forward_backward(Run& run, int64_t step) {
   Step s;
   s.number = step + 1;
   s.lr = optim::lr_at(cfg.optim.schedule, step);
-  const Batch batch = run.replay.empty() ? sample_batch(run.corpus.train, B, T, run.sampler)
-                                         : batch_at(run.corpus.train, run.replay.data() + step * B, B, T);
+  // every process samples the same global batch and takes its own rows
+  const Batch batch = run.dist->local_rows(run.replay.empty() ? sample_batch(run.corpus.train, B, T, run.sampler)
+                                                              : batch_at(run.corpus.train, run.replay.data() + step * B, B, T));
   const bool first_step = step == run.state.step;  // activations are measured once
   const size_t live_before_forward = first_step ? allocator_stats().live_requested_bytes : 0;
   s.out = run.model->forward(batch.ids, batch.targets);
   if (first_step) run.memory.activations_bytes = allocator_stats().live_requested_bytes - live_before_forward;
-  s.loss = s.out.loss.item();
+  s.loss = run.dist->mean(s.out.loss.item());
   if (cfg.train.routing_metrics) run.train_routing->add(s.out, batch.domains);
   autograd::Var objective = s.out.total;
   if (run.teacher) {  // Lifelong-MoE: stay close to the previous model's outputs on the new data
@@ -339,11 +353,12 @@ Step forward_backward(Run& run, int64_t step) {
       teacher_logits = run.teacher->model->forward(batch.ids).logits.value();
     }
     autograd::Var kl = ops::kl_div(s.out.logits, teacher_logits, static_cast<float>(cfg.lifelong.kl_temperature));
-    s.kl = kl.item();
+    s.kl = run.dist->mean(kl.item());
     objective = ops::add(objective, ops::scale(kl, static_cast<float>(cfg.lifelong.kl_weight)));
   }
-  s.objective = objective.item();
+  s.objective = run.dist->mean(objective.item());
   autograd::backward(objective);
+  run.dist->average_gradients(run.opt->params());  // every process then holds the one-process gradient
   s.grad_norm = optim::grad_norm(run.opt->params());
   return s;
 }
@@ -383,17 +398,18 @@ void apply_update(Run& run, const Step& s) {
   run.tokens_since_log += int64_t{run.cfg.train.batch_size} * run.cfg.model.block_size;
 }
 
-// Each weighted aux loss per layer ("aux.switch.h1") and summed over layers ("aux.switch"), plus total.
-nlohmann::json aux_metrics(const nn::ModelOutput& out) {
+// Each weighted aux loss per layer ("aux.switch.h1") and summed over layers ("aux.switch"), plus total
+// (means over the processes of a distributed run).
+nlohmann::json aux_metrics(const nn::ModelOutput& out, const Distributed& dist) {
   nlohmann::json j;
   std::map<std::string, double> sums;
   for (const nn::LayerAuxLoss& a : out.aux) {
-    const double v = a.value.item();
+    const double v = dist.mean(a.value.item());
     j["aux." + a.name + ".h" + std::to_string(a.layer)] = v;
     sums[a.name] += v;
   }
   for (const auto& [name, v] : sums) j["aux." + name] = v;
-  j["total_loss"] = out.total.item();
+  j["total_loss"] = dist.mean(out.total.item());
   return j;
 }
 
@@ -413,9 +429,9 @@ void log_step(Run& run, const Step& s, std::ostream& log) {
   nlohmann::json row{{"step", s.number}, {"loss", s.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm},
                      {"tokens_per_s", tps}, {"rss_mb", process_memory().rss_bytes / 1048576.0},
                      {"tensor_mb", allocator_stats().live_bytes / 1048576.0}};
-  if (!s.out.aux.empty()) row.update(aux_metrics(s.out));
+  if (!s.out.aux.empty()) row.update(aux_metrics(s.out, *run.dist));
   if (run.teacher) row["kl"] = s.kl;
-  if (cfg.train.routing_metrics && !run.train_routing->empty()) row["moe"] = run.train_routing->take();
+  if (cfg.train.routing_metrics && !run.train_routing->empty()) row["moe"] = run.train_routing->take(run.dist->world());
   write_row(run, row);
   const double elapsed = std::chrono::duration<double>(now - run.t_start).count();
   const double eta = elapsed / static_cast<double>(s.number - run.state.step) *
@@ -440,13 +456,16 @@ void log_step(Run& run, const Step& s, std::ostream& log) {
 // pass (a diverged run), so one validation batch is evaluated first.
 void save(Run& run, int64_t at) {
   if (at == run.saved_step) return;
-  const double probe = mean_loss(*run.model, {run.val_batches.front()}, nullptr);
+  const double probe = mean_loss(*run.model, *run.dist, {run.val_batches.front()}, nullptr);
   MOELAB_CHECK(std::isfinite(probe), "training: after step ", at, " the model's loss on a validation batch is ", probe,
                ": it diverged (optim.lr ", run.cfg.optim.schedule.lr, ")", "; no checkpoint is written",
                run.saved_step >= 0 ? "; latest still names step " + std::to_string(run.saved_step)
                                    : std::string(" (none was saved before)"));
-  save_checkpoint(run.out_dir, *run.model, run.opt.get(), run.cfg, run.corpus.tokenizer,
-                  {at, run.sampler.counter(), model_rng_counters(*run.model)});
+  run.dist->check_replicas_equal(*run.model);
+  if (run.dist->root())
+    save_checkpoint(run.out_dir, *run.model, run.opt.get(), run.cfg, run.corpus.tokenizer,
+                    {at, run.sampler.counter(), model_rng_counters(*run.model)});
+  if (run.dist->world()) run.dist->world()->barrier();  // every process continues once it is published
   run.saved_step = at;
 }
 
@@ -472,14 +491,20 @@ void report_costs(Run& run, std::ostream& log) {
   }
 }
 
-bool stop_requested(const TrainOptions& opts) { return opts.stop_signal && *opts.stop_signal != 0; }
+// A signal may reach the processes of a distributed run at different steps: they stop together.
+bool stop_requested(const TrainOptions& opts, const Distributed& dist) {
+  return dist.any(opts.stop_signal && *opts.stop_signal != 0);
+}
 
 }  // namespace
 
-double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream& log) {
+double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream& root_log) {
   Run run;
   run.cfg = cfg;
   run.out_dir = cfg.train.out_dir;
+  run.dist = std::make_unique<Distributed>(opts.world, cfg);
+  std::ostream no_log(nullptr);  // the other processes of a distributed run print nothing
+  std::ostream& log = run.dist->root() ? root_log : no_log;
   open_run_folder(run, opts);
   load_data(run, log);
   build_model(run, log);
@@ -499,9 +524,10 @@ double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream
     apply_update(run, s);
     if (s.number % cfg.train.log_interval == 0 || s.number == max_iters) log_step(run, s, log);
     if (cfg.train.checkpoint_interval > 0 && s.number % cfg.train.checkpoint_interval == 0) save(run, s.number);
-    if (stop_requested(opts)) {
+    if (stop_requested(opts, *run.dist)) {
       save(run, s.number);
-      log << (run.tty ? "\n" : "") << "interrupted by signal " << *opts.stop_signal << " after step " << s.number
+      log << (run.tty ? "\n" : "") << "interrupted by signal " << (opts.stop_signal ? *opts.stop_signal : 0)
+          << " after step " << s.number
           << ": checkpoint saved in " << run.out_dir << "; continue with --resume\n";
       return run.val_loss;
     }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 
+#include "core/comm/communicator.h"
 #include "layers/gpt.h"
 #include "optim/optimizer.h"
 #include "train/config/run_config.h"
@@ -17,6 +18,8 @@ struct TrainOptions {
   // When it becomes non-zero (a signal number, set by a handler the program installs), the loop
   // finishes the current step, saves a checkpoint and returns.
   const volatile std::sig_atomic_t* stop_signal = nullptr;
+  // The processes of a distributed run (train/distributed.h); null or one process: a local run.
+  comm::Communicator* world = nullptr;
 };
 
 // Trains per the config; writes metrics.jsonl and checkpoints into cfg.train.out_dir. Returns the

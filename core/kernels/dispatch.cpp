@@ -13,7 +13,7 @@ int64_t DispatchPlan::dropped() const {
 }
 
 DispatchPlan build_dispatch_plan(const std::vector<Assignment>& assignments, int64_t n_tokens, int64_t n_experts,
-                                 int64_t capacity) {
+                                 int64_t capacity, int64_t tokens_per_group) {
   DispatchPlan p;
   p.n_tokens = n_tokens;
   p.n_experts = n_experts;
@@ -24,17 +24,32 @@ DispatchPlan build_dispatch_plan(const std::vector<Assignment>& assignments, int
                  " tokens and ", n_experts, " experts");
     ++p.routed[a.expert];
   }
-  // counting sort by expert, truncated at the capacity
+  // which assignments each (group, expert) keeps: its first `capacity` in priority order
+  const int64_t per_group = tokens_per_group > 0 ? tokens_per_group : std::max<int64_t>(n_tokens, 1);
+  const int64_t groups = (n_tokens + per_group - 1) / per_group;
+  std::vector<char> keep(assignments.size(), 1);
+  std::vector<int64_t> kept(n_experts, 0);
+  if (capacity >= 0) {
+    std::vector<int64_t> used(std::max<int64_t>(groups, 1) * n_experts, 0);
+    for (size_t i = 0; i < assignments.size(); ++i) {
+      const Assignment& a = assignments[i];
+      int64_t& u = used[a.token / per_group * n_experts + a.expert];
+      keep[i] = u < capacity;
+      u += keep[i];
+    }
+  }
+  for (size_t i = 0; i < assignments.size(); ++i) kept[assignments[i].expert] += keep[i];
+  // counting sort of the kept assignments by expert
   p.offsets.assign(n_experts + 1, 0);
-  for (int64_t e = 0; e < n_experts; ++e)
-    p.offsets[e + 1] = p.offsets[e] + (capacity < 0 ? p.routed[e] : std::min(p.routed[e], capacity));
+  for (int64_t e = 0; e < n_experts; ++e) p.offsets[e + 1] = p.offsets[e] + kept[e];
   const int64_t R = p.offsets[n_experts];
   p.token.resize(R);
   p.gate_index.resize(R);
   std::vector<int64_t> fill(p.offsets.begin(), p.offsets.end() - 1);
-  for (const Assignment& a : assignments) {
+  for (size_t i = 0; i < assignments.size(); ++i) {
+    if (!keep[i]) continue;  // over capacity: dropped
+    const Assignment& a = assignments[i];
     int64_t& pos = fill[a.expert];
-    if (pos == p.offsets[a.expert + 1]) continue;  // over capacity: dropped
     p.token[pos] = a.token;
     p.gate_index[pos] = a.gate_index;
     ++pos;

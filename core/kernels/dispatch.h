@@ -28,8 +28,10 @@ struct DispatchPlan {
 };
 
 // `assignments` are in priority order: when an expert is over capacity it keeps the earliest ones.
-// capacity < 0 = dropless. Stable: within an expert, rows keep the priority order.
+// capacity < 0 = dropless. With tokens_per_group > 0 the tokens form consecutive groups of that size
+// and the capacity applies to each group separately (GShard's groups). Stable: within an expert,
+// rows keep the priority order.
 DispatchPlan build_dispatch_plan(const std::vector<Assignment>& assignments, int64_t n_tokens, int64_t n_experts,
-                                 int64_t capacity);
+                                 int64_t capacity, int64_t tokens_per_group = 0);
 
 }  // namespace moelab::kernels

@@ -35,17 +35,33 @@ int64_t MoE::capacity_for(int64_t tokens, bool training) const {
   return expert_capacity(cf, tokens, cfg_.top_k, cfg_.num_experts, cfg_.capacity.convention == "times_k");
 }
 
-Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux) {
+Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux, const BatchPartition* part) {
   const Shape shape = x.shape();
   const int64_t d = shape.back(), N = x.numel() / d;
+  const int64_t rows = shape.size() >= 3 ? shape[0] : N, per_row = N / std::max<int64_t>(rows, 1);
+  const bool partitioned = part && part->global_rows > 0;
+  comm::Communicator* comm = part ? part->comm : nullptr;
+  // capacity groups: consecutive equal sets of rows; a data-parallel process holds groups / processes
+  // of them (fewer rows than groups, as in generation: a group per row)
+  int64_t groups = cfg_.capacity.groups;
+  if (partitioned && comm) groups = std::max<int64_t>(1, groups / comm->size());
+  groups = std::min(groups, std::max<int64_t>(rows, 1));
+  MOELAB_CHECK(rows % groups == 0, "model.moe.capacity.groups: the ", rows, " rows of this batch do not split into ",
+               groups, " equal groups");
   Var xf = ops::reshape(x, {N, d});
   IndexTensor flat_ids = ids.defined() ? ids.reshape({N}) : IndexTensor();
-  RouteContext ctx{ids.defined() ? &flat_ids : nullptr, training(), &route_rng_, layer_};
+  RouteContext ctx{ids.defined() ? &flat_ids : nullptr, training(), &route_rng_, layer_, comm, groups};
+  // random draws at the global tokens' positions of the stream, so every process draws what one would
+  const int64_t draws = router->random_draws_per_token(training());
+  const uint64_t rng_start = route_rng_.counter();
+  if (partitioned && draws > 0) route_rng_.set_counter(rng_start + part->row_offset * per_row * draws);
   Routing r = router->route(xf, ctx);
+  if (partitioned && draws > 0) route_rng_.set_counter(rng_start + part->global_rows * per_row * draws);
 
-  const int64_t cap = r.capacity_applies ? capacity_for(N, training()) : -1;
+  const int64_t group_tokens = N / groups;
+  const int64_t cap = r.capacity_applies ? capacity_for(group_tokens, training()) : -1;
   auto plan_ptr = std::make_shared<const kernels::DispatchPlan>(
-      kernels::build_dispatch_plan(r.assignments, N, cfg_.num_experts, cap));
+      kernels::build_dispatch_plan(r.assignments, N, cfg_.num_experts, cap, group_tokens));
   const kernels::DispatchPlan& plan = *plan_ptr;
   std::vector<ops::ExpertVars> ev;
   for (size_t e = 0; e < experts->size(); ++e) {

@@ -26,11 +26,12 @@ struct MoeStats {
 class MoE : public FeedForward {
  public:
   MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng);
-  // x [..., d]; ids: the model's input token ids with x's leading shape (hash routing). Appends the
-  // router's weighted aux losses to *aux.
-  Var forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux);
+  // x [..., d] ([rows, T, d] in a model); ids: the model's input token ids with x's leading shape
+  // (hash routing). Appends the router's weighted aux losses to *aux. `part`: where these rows sit
+  // in a distributed run's batch (null: one process).
+  Var forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux, const BatchPartition* part = nullptr);
   Var forward(const Var& x, const FfnContext& ctx) override {
-    return forward(x, ctx.ids ? *ctx.ids : IndexTensor(), ctx.aux);
+    return forward(x, ctx.ids ? *ctx.ids : IndexTensor(), ctx.aux, ctx.partition);
   }
 
   std::shared_ptr<Router> router;
@@ -40,6 +41,7 @@ class MoE : public FeedForward {
   // Off: only the counts (routed, kept) are kept; no probabilities, entropies or assignment lists.
   void set_collect_stats(bool on) { collect_stats_ = on; }
   Rng& route_rng() { return route_rng_; }
+  // Per expert (and capacity group) for `tokens` tokens; -1 = dropless.
   int64_t capacity_for(int64_t tokens, bool training) const;
   int64_t num_experts() const { return cfg_.num_experts; }
 

@@ -47,7 +47,7 @@ class NoisyTopKRouter : public LinearRouter {
     if (cfg_.loss.importance > 0) {
       IndexTensor flat = IndexTensor::empty({N * k_});
       for (int64_t a = 0; a < N * k_; ++a) flat[a] = idx[a];
-      Var importance = ops::scatter_add_rows(ops::reshape(gates, {N * k_, 1}), flat, E_);
+      Var importance = ops::allreduce_sum(ops::scatter_add_rows(ops::reshape(gates, {N * k_, 1}), flat, E_), ctx.comm);
       r.losses.push_back({"importance", ops::scale(ops::cv_squared(importance), float(cfg_.loss.importance))});
     }
     if (cfg_.loss.load > 0) {
@@ -58,11 +58,13 @@ class NoisyTopKRouter : public LinearRouter {
         load = Var(Tensor::zeros({E_}));
         for (int64_t a = 0; a < N * k_; ++a) load.data()[idx[a]] += 1.f;
       }
-      r.losses.push_back({"load", ops::scale(ops::cv_squared(load), float(cfg_.loss.load))});
+      r.losses.push_back({"load", ops::scale(ops::cv_squared(ops::allreduce_sum(load, ctx.comm)), float(cfg_.loss.load))});
     }
     if (cfg_.loss.z > 0) r.losses.push_back(z_loss(clean, cfg_.loss.z));
     return r;
   }
+
+  int64_t random_draws_per_token(bool training) const override { return training ? E_ : 0; }
 
   Var w_noise;
 };

@@ -21,8 +21,14 @@ namespace moelab::nn {
 struct RouteContext {
   const IndexTensor* token_ids = nullptr;  // [N] input token of each row (hash routing)
   bool training = true;
-  Rng* rng = nullptr;  // noise, random routing: the layer's own stream
+  Rng* rng = nullptr;  // noise, random routing: the layer's own stream, positioned at this process's tokens
   int layer = 0;
+  comm::Communicator* comm = nullptr;  // a distributed run's processes (null: one): sum batch statistics over it
+  int64_t groups = 1;                  // capacity groups in x's rows (contiguous, equal): expert choice selects per group
+  // Counts of the whole batch: summed over the processes of a distributed run.
+  void sum_over_processes(std::vector<int64_t>& counts) const {
+    if (comm) comm->allreduce_sum(counts.data(), static_cast<int64_t>(counts.size()));
+  }
 };
 
 struct Routing {
@@ -40,6 +46,12 @@ class Router : public Module {
   virtual Routing route(const Var& x, const RouteContext& ctx) = 0;
   // Causal routers see only the token itself; expert choice ranks tokens across the batch.
   virtual bool causal() const { return true; }
+  // Random values drawn per token from ctx.rng (noise, random routing). The layer positions the stream
+  // at the token's global index, so a distributed run draws what one process draws.
+  virtual int64_t random_draws_per_token(bool training) const {
+    (void)training;
+    return 0;
+  }
 };
 
 struct RouterArgs {

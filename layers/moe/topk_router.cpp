@@ -57,6 +57,7 @@ class TopKRouter : public LinearRouter {
     }
     std::vector<int64_t> counts(E_, 0);
     for (int64_t a = 0; a < N * k_; ++a) ++counts[idx[a]];
+    ctx.sum_over_processes(counts);  // f_i and the bias update use the whole batch's load
     auto add = [&](int64_t n, int64_t j) {
       if (keep[n * k_ + j])
         r.assignments.push_back({static_cast<int32_t>(n), idx[n * k_ + j], static_cast<int32_t>(n * k_ + j)});
@@ -72,13 +73,19 @@ class TopKRouter : public LinearRouter {
     record_softmax(r, logits, probs);
 
     if (bias_balance.defined() && ctx.training) {
-      const double mean = static_cast<double>(N * k_) / E_;
+      int64_t total = 0;
+      for (int64_t c : counts) total += c;
+      const double mean = static_cast<double>(total) / E_;
       for (int64_t i = 0; i < E_; ++i) {
         const double e = mean - static_cast<double>(counts[i]);
         bias_balance[i] += static_cast<float>(rc.bias_rate * ((e > 0) - (e < 0)));
       }
     }
     return r;
+  }
+
+  int64_t random_draws_per_token(bool training) const override {
+    return training && cfg_.router.random_second > 0 && k_ == 2 ? 1 : 0;
   }
 
   Tensor bias_balance;

@@ -131,7 +131,7 @@ const char* kAllKeysA = R"({
                     "expert_hidden": 40, "shared_experts": 1, "shared_hidden": 20,
                     "router": {"type": "topk", "renorm": true, "random_second": 0.4, "bias_rate": 0.001,
                                "noise_eps": 0.05, "ec_factor": 1.5, "params": {"y": 2}},
-                    "capacity": {"factor": 1.1, "eval_factor": 2.5, "convention": "times_k", "priority": "token"},
+                    "capacity": {"factor": 1.1, "eval_factor": 2.5, "convention": "times_k", "priority": "token", "groups": 7},
                     "loss": {"switch": 0.02, "z": 0.003, "importance": 0.2, "load": 0.3, "test_roundtrip": 0.7}}},
   "data": {"train": ["a.txt", "b"], "val": "v.txt", "val_fraction": 0.2, "tokenizer": "byte", "format": "text"},
   "train": {"batch_size": 7, "max_iters": 123, "eval_interval": 11, "eval_iters": 3, "log_interval": 5, "seed": 18446744073709551615,
@@ -140,7 +140,8 @@ const char* kAllKeysA = R"({
   "optim": {"type": "sgd", "lr": 0.003, "min_lr": 0.0002, "warmup_iters": 7, "lr_decay_iters": 99, "decay_lr": false,
             "betas": [0.8, 0.9], "eps": 1e-6, "weight_decay": 0.05, "momentum": 0.5, "grad_clip": 0.7, "params": {"z": 3}},
   "lifelong": {"init_from": "runs/a", "freeze_old_experts": false, "freeze_old_router_rows": false,
-               "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t"}})";
+               "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t"},
+  "dist": {"expert_parallel": 2}})";
 const char* kAllKeysB = R"({"model": {"moe": {"num_experts": 4, "top_k": 1, "pattern": "DMDM",
                                           "router": {"topk_softmax": true}}}})";
 }  // namespace

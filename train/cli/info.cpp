@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "core/blas.h"
+#include "core/comm/communicator.h"
 #include "core/parallel.h"
 #include "train/cli/commands.h"
 
@@ -21,6 +22,8 @@ void print_info() {
   std::printf("compiled by  : %s\n", MOELAB_BUILD_FLAGS);
   std::printf("sgemm check  : ok (worst relative error %.2e vs a naive loop)\n", b.selfcheck_max_err);
   std::printf("threads      : %d (OpenMP and OpenBLAS share one libgomp pool)\n", num_threads());
+  std::printf("mpi          : %s\n", comm::mpi_library().c_str());
+  std::printf("processes    : %d (this is rank %d)\n", comm::world().size(), comm::world().rank());
 }
 
 Run add_info(CLI::App& app) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/comm/communicator.h"
 #include "core/error.h"
 #include "train/cli/commands.h"
 #include "train/cli/options.h"
@@ -18,6 +19,7 @@
 
 int main(int argc, char** argv) {
   using namespace moelab::cli;
+  moelab::comm::init(&argc, &argv);  // under mpirun: join the run's processes (docs/distributed.md)
   CLI::App app{"moelab: train and study Mixture-of-Experts language models on CPU"};
   app.require_subcommand(0, 1);
   bool version = false;
@@ -40,8 +42,16 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   // A closed pipe (moelab generate | head) is a write error below, not death by SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  // Whatever a command throws ends as one line on stderr and exit code 1, never an abort.
+  // Whatever a command throws ends as one line on stderr and exit code 1, never an abort. In a
+  // distributed run the failing process names itself and ends every process (MPI_Abort), so none
+  // is left waiting in a collective.
   auto fail = [](const std::string& message) {
+    moelab::comm::Communicator& world = moelab::comm::world();
+    if (world.size() > 1) {
+      std::fprintf(stderr, "moelab: error (rank %d of %d): %s\n", world.rank(), world.size(), message.c_str());
+      std::fflush(stderr);
+      world.abort(1);
+    }
     std::fprintf(stderr, "moelab: error: %s\n", message.c_str());
     return 1;
   };
@@ -73,5 +83,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   std::cout.flush();
   if (std::ferror(stdout) || std::cout.fail()) return fail("cannot write to standard output");
+  moelab::comm::finalize();
   return rc;
 }

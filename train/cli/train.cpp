@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "core/blas.h"
+#include "core/comm/communicator.h"
 #include "train/cli/commands.h"
 #include "train/cli/process.h"
 #include "train/config/run_config.h"
@@ -31,6 +32,7 @@ Run add_train(CLI::App& app) {
     train::TrainOptions opts;
     opts.resume = a->resume;
     opts.stop_signal = catch_stop_signals();
+    opts.world = &comm::world();  // all processes under mpirun, else just this one
     train::run_training(cfg, opts, std::cout);
     return 0;
   };

@@ -49,12 +49,18 @@ struct LifelongConfig {
   std::string teacher;                  // previous-stage model; default: the checkpoint expand started from
 };
 
+// Training across processes (docs/distributed.md): `mpirun -np N moelab train ...`.
+struct DistConfig {
+  int expert_parallel = 1;  // processes that share one copy of the experts (EP); DP = N / EP replicas of each
+};
+
 struct RunConfig {
   nn::ModelConfig model;
   DataConfig data;
   LoopConfig train;
   OptimConfig optim;
   LifelongConfig lifelong;
+  DistConfig dist;
   nlohmann::json source;            // the JSON as given (after --set), for the checkpoint sidecar
 };
 

@@ -41,6 +41,7 @@ std::vector<Section> make_sections() {
       {"train", "The training loop and the run folder.", false},
       {"optim", "The optimizer and the learning-rate schedule.", false},
       {"lifelong", "A Lifelong-MoE stage (docs/lifelong.md). Absent: an ordinary run.", false},
+      {"dist", "Training on several processes with mpirun (docs/distributed.md); one process ignores it.", false},
   };
 }
 
@@ -114,6 +115,10 @@ std::vector<Key> make_keys() {
       string("model.moe.capacity.priority", FIELD(model.moe.capacity.priority),
              "which assignments an expert keeps: slot = every first choice before any second one; token = token order")
           .one_of({"slot", "token"}),
+      number("model.moe.capacity.groups", FIELD(model.moe.capacity.groups),
+             "the batch's rows form this many equal groups, each with its own capacity and expert-choice "
+             "selection (GShard's groups; a data-parallel run needs a multiple of its processes)")
+          .min(1),
       // model.moe.loss
       number("model.moe.loss.switch", FIELD(model.moe.loss.switch_aux),
              "Switch load balancing alpha (the loss equals alpha under uniform routing, any k)").min(0),
@@ -189,6 +194,11 @@ std::vector<Key> make_keys() {
       number("lifelong.kl_temperature", FIELD(lifelong.kl_temperature), "T").above(0),
       string("lifelong.teacher", FIELD(lifelong.teacher),
              "the previous-stage model; default: the checkpoint `moelab expand` started from, else init_from"),
+      // dist
+      number("dist.expert_parallel", FIELD(dist.expert_parallel),
+             "processes that share one copy of the experts (EP); must divide the process count and every MoE "
+             "layer's experts; DP = processes / EP")
+          .min(1),
   };
 }
 
@@ -273,6 +283,12 @@ std::vector<Rule> make_rules() {
        [](const RunConfig& c, const std::string& w) {
          MOELAB_CHECK(!(c.model.moe.router.renorm && c.model.moe.router.topk_softmax), w,
                       ": choose renorm or topk_softmax (they are the same function)");
+       },
+       moe_enabled},
+      {"model.moe.capacity.groups", "MoE: the batch's rows split into capacity.groups equal groups",
+       [](const RunConfig& c, const std::string& w) {
+         MOELAB_CHECK(c.train.batch_size % c.model.moe.capacity.groups == 0, w, ": ", c.model.moe.capacity.groups,
+                      " groups do not split train.batch_size ", c.train.batch_size, " rows evenly");
        },
        moe_enabled},
       {"data.val_fraction", "val_fraction > 0 when data.val is not given",

@@ -1,0 +1,54 @@
+// train/distributed.h: a training run on several processes (mpirun -np N moelab train ...; docs/
+// distributed.md). One config means one model whatever N is: train.batch_size is the global batch,
+// every process samples the same batches and takes its own rows, gradients are summed over the
+// processes that hold a parameter and divided by N (each process's loss is the mean over its
+// rows), and logged values are reduced so that rank 0's log equals a one-process run's.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/comm/communicator.h"
+#include "layers/gpt.h"
+#include "optim/optimizer.h"
+#include "train/config/run_config.h"
+#include "train/data/batch.h"
+
+namespace moelab::train {
+
+class Distributed {
+ public:
+  // world = null: one process. Checks what the run needs of N (batch rows, capacity groups,
+  // expert_parallel); errors name the key.
+  Distributed(comm::Communicator* world, const RunConfig& cfg);
+
+  bool single() const { return size_ == 1; }
+  bool root() const { return rank_ == 0; }  // writes the run folder and the log
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  comm::Communicator* world() const { return single() ? nullptr : world_; }
+
+  // This process's rows of a batch of `rows` rows, and how the model sees them.
+  int64_t row_offset(int64_t rows) const { return rows / size_ * rank_; }
+  Batch local_rows(const Batch& global) const;
+  nn::BatchPartition partition(int64_t rows) const;
+
+  // The mean over processes of a per-process value (each the mean over equal numbers of rows).
+  double mean(double local) const;
+  // True on every process if it is true on any (e.g. a stop signal that reached one first).
+  bool any(bool local) const;
+  // Gradients of every trainable parameter summed over the processes (missing ones count as zero)
+  // and divided by N, in one flat exchange.
+  void average_gradients(const std::vector<optim::ParamRef>& params) const;
+  // Every process must run the same config on the same data: compared by hash, the first process
+  // that differs from rank 0 named.
+  void check_same_run(const RunConfig& cfg, const std::string& tokenizer_json) const;
+  // Replicated parameters must hold the same bits on every process.
+  void check_replicas_equal(nn::GPT& model) const;
+
+ private:
+  comm::Communicator* world_;
+  int rank_ = 0, size_ = 1;
+};
+
+}  // namespace moelab::train
