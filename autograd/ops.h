@@ -77,6 +77,10 @@ Var dropout(const Var& x, float p, Rng& rng);
 // allreduce.cpp: the sum of x over the processes of comm (a distributed run's batch statistics);
 // backward sums the gradients the same way. comm = null or one process: x itself.
 Var allreduce_sum(const Var& x, comm::Communicator* comm);
+// exchange.cpp: expert parallelism's all-to-all: send_counts[p] consecutive rows of x [R, c] to
+// process p, the rows received (recv_counts[p] from p, in rank order) out; backward, the reverse.
+Var exchange_rows(const Var& x, const std::vector<int64_t>& send_counts, const std::vector<int64_t>& recv_counts,
+                  comm::Communicator& comm);
 
 // topk.cpp: top-k over the last dim (ties: lower index first). values are differentiable
 // (gradient goes to the chosen entries); indices are plain integers off the tape.

@@ -9,6 +9,7 @@ struct Node {
   const char* op;
   Var output;
   std::function<void()> backward;
+  bool collective = false;  // runs even without an output gradient (other processes wait for it)
 };
 
 struct Tape {
@@ -37,7 +38,12 @@ void record(const char* op, const Var& output, std::function<void()> backward) {
   Tape& t = tape();
   output.set_requires_grad(true);
   output.set_tape_epoch(t.epoch);
-  t.nodes.push_back(Node{op, output, std::move(backward)});
+  t.nodes.push_back(Node{op, output, std::move(backward), false});
+}
+
+void record_collective(const char* op, const Var& output, std::function<void()> backward) {
+  record(op, output, std::move(backward));
+  tape().nodes.back().collective = true;
 }
 
 void backward(const Var& loss) {
@@ -54,7 +60,7 @@ void backward(const Var& loss) {
   // and the output's gradient with it: as in PyTorch, only leaves (parameters, inputs) keep a
   // gradient after backward, so the peak holds the gradients of one frontier, not of the whole tape.
   for (auto it = t.nodes.rbegin(); it != t.nodes.rend(); ++it) {
-    if (it->output.has_grad()) it->backward();
+    if (it->collective || it->output.has_grad()) it->backward();
     it->backward = nullptr;
     it->output.clear_grad();
     it->output = Var();

@@ -18,6 +18,10 @@ bool grad_enabled();
 // accumulates into the inputs that require grad. It runs only if the output received a gradient.
 void record(const char* op, const Var& output, std::function<void()> backward);
 
+// The same for an op whose backward is a collective (MPI): it runs whether or not its output
+// received a gradient (then it sends zeros), because the other processes wait for it.
+void record_collective(const char* op, const Var& output, std::function<void()> backward);
+
 // Reverse-walks the tape from a scalar loss (seeded with d loss = 1), then clears the tape.
 // Throws if the loss was not produced on the current tape (e.g. a second backward after the tape
 // was consumed, or a loss computed under NoGrad).

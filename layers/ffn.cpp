@@ -20,7 +20,7 @@ Registry<FfnEntry>& ffn_registry() {
   std::call_once(builtins, [] {
     r.add("mlp", {[](const FfnArgs& a) -> std::shared_ptr<FeedForward> { return std::make_shared<MLP>(a); }, "mlp"});
     r.add("moe", {[](const FfnArgs& a) -> std::shared_ptr<FeedForward> {
-                    return std::make_shared<MoE>(a.model, a.layer, a.seed, a.init_rng);
+                    return std::make_shared<MoE>(a.model, a.layer, a.seed, a.init_rng, a.expert_parallel);
                   },
                   "moe"});
   });

@@ -29,6 +29,14 @@ struct BatchPartition {
   int64_t global_rows = 0;             // rows of the whole batch; 0: the local rows are the whole batch
 };
 
+// Expert parallelism (docs/distributed.md): each MoE layer's experts are split evenly over the
+// processes of `group`; this one holds share `rank`, and tokens travel to their experts' owners and
+// back with an all-to-all.
+struct ExpertParallel {
+  comm::Communicator* group = nullptr;
+  int rank = 0, size = 1;
+};
+
 struct FfnContext {
   const IndexTensor* ids = nullptr;     // the model's input token ids, x's leading shape (hash routing)
   std::vector<AuxLoss>* aux = nullptr;  // where to append weighted aux losses
@@ -45,6 +53,7 @@ struct FfnArgs {
   int layer;       // block index
   uint64_t seed;   // the model seed (for the layer's own RNG streams)
   Rng& init_rng;   // parameter initialisation, in construction order
+  const ExpertParallel* expert_parallel = nullptr;  // null: this process holds every expert
 };
 using FfnFactory = std::function<std::shared_ptr<FeedForward>(const FfnArgs&)>;
 

@@ -18,12 +18,13 @@ Var dropout_rows(const Var& x, float p, Rng& rng, const BatchPartition* part) {
 }
 }  // namespace
 
-Block::Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng) : dropout_(cfg.dropout) {
+Block::Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng, const ExpertParallel* ep)
+    : dropout_(cfg.dropout) {
   ln_1 = register_module("ln_1", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
   attn = register_module("attn", std::make_shared<CausalSelfAttention>(cfg, rng));
   ln_2 = register_module("ln_2", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
   const std::string kind = cfg.moe.is_moe_layer(layer, cfg.n_layer) ? "moe" : cfg.ffn.type;
-  ffn = register_module(ffn_module_name(kind), make_ffn(kind, FfnArgs{cfg, layer, seed, rng}));
+  ffn = register_module(ffn_module_name(kind), make_ffn(kind, FfnArgs{cfg, layer, seed, rng, ep}));
   mlp = std::dynamic_pointer_cast<MLP>(ffn);
   moe = std::dynamic_pointer_cast<MoE>(ffn);
 }
@@ -36,19 +37,19 @@ Var Block::forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::
   return ops::add(h, dropout_rows(f, p, dropout_rng, part));
 }
 
-Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng) {
+Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng, const ExpertParallel* ep) {
   wte = register_module("wte", std::make_shared<Embedding>(cfg.vocab_size, cfg.n_embd, 0.02f, rng));
   wpe = register_module("wpe", std::make_shared<Embedding>(cfg.block_size, cfg.n_embd, 0.02f, rng));
   h = register_module("h", std::make_shared<ModuleList<Block>>());
-  for (int l = 0; l < cfg.n_layer; ++l) h->push_back(std::make_shared<Block>(cfg, l, seed, rng));
+  for (int l = 0; l < cfg.n_layer; ++l) h->push_back(std::make_shared<Block>(cfg, l, seed, rng, ep));
   ln_f = register_module("ln_f", std::make_shared<Norm>(cfg.norm, cfg.n_embd, cfg.bias));
 }
 
-GPT::GPT(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg), dropout_rng_(seed, 1) {
+GPT::GPT(const ModelConfig& cfg, uint64_t seed, const ExpertParallel* ep) : cfg_(cfg), dropout_rng_(seed, 1) {
   MOELAB_CHECK(cfg.vocab_size > 0 && cfg.n_layer > 0 && cfg.n_embd > 0 && cfg.block_size > 0 && cfg.n_head > 0,
                "gpt: vocab_size, n_layer, n_head, n_embd and block_size must be positive");
   Rng rng(seed, 0);
-  transformer = register_module("transformer", std::make_shared<Transformer>(cfg, seed, rng));
+  transformer = register_module("transformer", std::make_shared<Transformer>(cfg, seed, rng, ep));
 }
 
 std::vector<int> GPT::moe_layers() const {

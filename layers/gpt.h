@@ -12,7 +12,7 @@ namespace moelab::nn {
 // or, on MoE layers, an MoE layer (`moe`). `mlp` / `moe` are typed views of it when it is one.
 class Block : public Module {
  public:
-  Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng);
+  Block(const ModelConfig& cfg, int layer, uint64_t seed, Rng& rng, const ExpertParallel* ep = nullptr);
   // `part`: where these rows sit in a distributed run's batch (null: one process)
   Var forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux,
               const BatchPartition* part = nullptr) const;
@@ -28,7 +28,7 @@ class Block : public Module {
 
 class Transformer : public Module {
  public:
-  Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng);
+  Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng, const ExpertParallel* ep = nullptr);
   std::shared_ptr<Embedding> wte, wpe;
   std::shared_ptr<ModuleList<Block>> h;
   std::shared_ptr<Norm> ln_f;
@@ -49,7 +49,8 @@ struct ModelOutput {
 
 class GPT : public Module {
  public:
-  GPT(const ModelConfig& cfg, uint64_t seed);
+  // ep: the expert-parallel group this process belongs to (null: it holds every expert).
+  GPT(const ModelConfig& cfg, uint64_t seed, const ExpertParallel* ep = nullptr);
   // ids [B, T] with T <= block_size; targets [B, T] optional (an undefined IndexTensor = none).
   ModelOutput forward(const IndexTensor& ids, const IndexTensor& targets = IndexTensor());
   const ModelConfig& config() const { return cfg_; }

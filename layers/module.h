@@ -79,11 +79,17 @@ class Module {
 template <class M>
 class ModuleList : public Module {
  public:
-  void push_back(std::shared_ptr<M> m) { items_.push_back(register_module(std::to_string(items_.size()), m)); }
+  // Children are named first_index, first_index + 1, ... (a process holding experts 4..7 of an
+  // expert-parallel layer names them "4" .. "7", as one process holding all of them does).
+  explicit ModuleList(int64_t first_index = 0) : first_(first_index) {}
+  void push_back(std::shared_ptr<M> m) {
+    items_.push_back(register_module(std::to_string(first_ + static_cast<int64_t>(items_.size())), m));
+  }
   size_t size() const { return items_.size(); }
   M& operator[](size_t i) const { return *items_[i]; }
 
  private:
+  int64_t first_;
   std::vector<std::shared_ptr<M>> items_;
 };
 

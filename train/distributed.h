@@ -5,6 +5,8 @@
 // rows), and logged values are reduced so that rank 0's log equals a one-process run's.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,10 @@ class Distributed {
   Distributed(comm::Communicator* world, const RunConfig& cfg);
 
   bool single() const { return size_ == 1; }
+  int expert_parallel_size() const { return ep_; }
+  int data_parallel_size() const { return size_ / ep_; }
+  // How this process's model splits the experts (null when it holds all of them).
+  const nn::ExpertParallel* expert_parallel() const { return ep_ > 1 ? &expert_parallel_ : nullptr; }
   bool root() const { return rank_ == 0; }  // writes the run folder and the log
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -37,9 +43,14 @@ class Distributed {
   double mean(double local) const;
   // True on every process if it is true on any (e.g. a stop signal that reached one first).
   bool any(bool local) const;
-  // Gradients of every trainable parameter summed over the processes (missing ones count as zero)
-  // and divided by N, in one flat exchange.
+  // Gradients of every trainable parameter summed over the processes that hold it (all of them,
+  // or an expert's replicas) and divided by N, in one flat exchange per kind; missing ones count as 0.
   void average_gradients(const std::vector<optim::ParamRef>& params) const;
+  // The global L2 norm of the gradients (an expert's counted once, by its owners).
+  double grad_norm(const std::vector<optim::ParamRef>& params) const;
+  // Expert parallelism: the experts the other processes hold (parameters and optimizer state),
+  // gathered on rank 0 for a checkpoint; empty elsewhere. A collective.
+  std::map<std::string, Tensor> gather_experts(const std::map<std::string, Tensor>& local) const;
   // Every process must run the same config on the same data: compared by hash, the first process
   // that differs from rank 0 named.
   void check_same_run(const RunConfig& cfg, const std::string& tokenizer_json) const;
@@ -48,7 +59,13 @@ class Distributed {
 
  private:
   comm::Communicator* world_;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, ep_ = 1;
+  std::unique_ptr<comm::Communicator> expert_group_;   // ranks that share one copy of the experts
+  std::unique_ptr<comm::Communicator> replica_group_;  // ranks that hold the same experts
+  nn::ExpertParallel expert_parallel_;
 };
+
+// True for a routed expert's tensors (transformer.h.L.moe.experts.E.*), which expert parallelism splits.
+bool is_expert_tensor(const std::string& name);
 
 }  // namespace moelab::train

@@ -187,12 +187,14 @@ void build_model(Run& run, std::ostream& log) {
   run.dist->check_same_run(cfg, run.corpus.tokenizer.to_json().dump());
   const int64_t rows = cfg.train.batch_size / run.dist->size();  // this process's share of each batch
   check_fits_in_memory(cfg.model, rows, 2 * int64_t{cfg.train.eval_iters});
-  run.model = std::make_unique<nn::GPT>(cfg.model, cfg.train.seed);
+  run.model = std::make_unique<nn::GPT>(cfg.model, cfg.train.seed, run.dist->expert_parallel());
   nn::GPT& model = *run.model;
   model.set_partition(run.dist->partition(cfg.train.batch_size));
   warn_if_not_causal(model, log);
   if (run.init) {
-    if (!run.resumed) load_parameters(model, model_tensors(*run.init->model), run.init->dir + "/model.safetensors");
+    if (!run.resumed)
+      load_parameters(model, model_tensors(*run.init->model), run.init->dir + "/model.safetensors",
+                      run.dist->expert_parallel() != nullptr);
     apply_lifelong_freezing(model, cfg.lifelong, run.init->sidecar, log);  // before the optimizer sees the params
     if (cfg.lifelong.kl_weight > 0) {
       const std::string path = teacher_path(cfg.lifelong, run.init->sidecar);
@@ -212,7 +214,8 @@ void build_model(Run& run, std::ostream& log) {
   run.opt = make_optimizer(model, cfg.optim);
   if (run.resumed) {
     // parameters and buffers (e.g. the bias of aux-loss-free balancing), as loaded and checked
-    load_parameters(model, model_tensors(*run.resumed->model), run.resumed->dir + "/model.safetensors");
+    load_parameters(model, model_tensors(*run.resumed->model), run.resumed->dir + "/model.safetensors",
+                    run.dist->expert_parallel() != nullptr);
     load_optimizer_state(run.resumed->dir, *run.opt, run.resumed->state.step);
     run.state = run.resumed->state;
     set_model_rng_counters(model, run.state.rng_counters);
@@ -359,7 +362,7 @@ Step forward_backward(Run& run, int64_t step) {
   s.objective = run.dist->mean(objective.item());
   autograd::backward(objective);
   run.dist->average_gradients(run.opt->params());  // every process then holds the one-process gradient
-  s.grad_norm = optim::grad_norm(run.opt->params());
+  s.grad_norm = run.dist->grad_norm(run.opt->params());
   return s;
 }
 
@@ -462,8 +465,15 @@ void save(Run& run, int64_t at) {
                run.saved_step >= 0 ? "; latest still names step " + std::to_string(run.saved_step)
                                    : std::string(" (none was saved before)"));
   run.dist->check_replicas_equal(*run.model);
+  // expert parallelism: rank 0 gathers the experts the others hold, and writes one standard checkpoint
+  CheckpointTensors tensors;
+  tensors.model = model_tensors(*run.model);
+  tensors.optimizer = run.opt->state();
+  tensors.optimizer_step = run.opt->steps();
+  for (auto* part : {&tensors.model, &tensors.optimizer})
+    for (auto& [name, t] : run.dist->gather_experts(*part)) (*part)[name] = t;
   if (run.dist->root())
-    save_checkpoint(run.out_dir, *run.model, run.opt.get(), run.cfg, run.corpus.tokenizer,
+    save_checkpoint(run.out_dir, tensors, run.model->config(), run.cfg, run.corpus.tokenizer,
                     {at, run.sampler.counter(), model_rng_counters(*run.model)});
   if (run.dist->world()) run.dist->world()->barrier();  // every process continues once it is published
   run.saved_step = at;

@@ -12,8 +12,8 @@ Var allreduce_sum(const Var& x, comm::Communicator* comm) {
   Var y(x.value().clone());
   comm->allreduce_sum(y.data(), y.numel());
   if (!autograd::needs_grad({x})) return y;
-  autograd::record("allreduce_sum", y, [x, y, comm] {
-    Tensor g = y.grad().clone();
+  autograd::record_collective("allreduce_sum", y, [x, y, comm] {
+    Tensor g = y.has_grad() ? y.grad().clone() : Tensor::zeros(y.shape());
     comm->allreduce_sum(g.data(), g.numel());
     kernels::axpy(x.grad_accum(), g.data(), 1.f, x.numel());
   });

@@ -27,7 +27,14 @@ class Local : public Communicator {
                  "alltoallv: one process sends itself what it receives");
     if (send_counts[0] > 0) std::memmove(recv, send, static_cast<size_t>(send_counts[0]) * sizeof(float));
   }
+  void alltoallv(const int64_t* send, const std::vector<int64_t>& send_counts, int64_t* recv,
+                 const std::vector<int64_t>& recv_counts) override {
+    MOELAB_CHECK(send_counts.size() == 1 && recv_counts.size() == 1 && send_counts[0] == recv_counts[0],
+                 "alltoallv: one process sends itself what it receives");
+    if (send_counts[0] > 0) std::memmove(recv, send, static_cast<size_t>(send_counts[0]) * sizeof(int64_t));
+  }
   std::vector<std::string> allgather(const std::string& bytes) override { return {bytes}; }
+  std::vector<std::string> gather(const std::string& bytes, int) override { return {bytes}; }
   void broadcast(void*, int64_t, int) override {}
   void barrier() override {}
   std::unique_ptr<Communicator> split(int, int) override { return std::make_unique<Local>(); }

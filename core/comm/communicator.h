@@ -34,6 +34,10 @@ class Communicator {
   // (consecutive in `recv`); recv_counts must be what the members send (exchange counts first).
   virtual void alltoallv(const float* send, const std::vector<int64_t>& send_counts, float* recv,
                          const std::vector<int64_t>& recv_counts) = 0;
+  virtual void alltoallv(const int64_t* send, const std::vector<int64_t>& send_counts, int64_t* recv,
+                         const std::vector<int64_t>& recv_counts) = 0;
+  // Member `root` gets every member's bytes in rank order; the others get an empty list.
+  virtual std::vector<std::string> gather(const std::string& bytes, int root) = 0;
   // Every member ends with all members' `bytes`, in rank order (sizes may differ).
   virtual std::vector<std::string> allgather(const std::string& bytes) = 0;
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;

@@ -58,6 +58,39 @@ class Mpi : public Communicator {
 
   void alltoallv(const float* send, const std::vector<int64_t>& send_counts, float* recv,
                  const std::vector<int64_t>& recv_counts) override {
+    exchange(send, send_counts, recv, recv_counts, MPI_FLOAT, sizeof(float));
+  }
+  void alltoallv(const int64_t* send, const std::vector<int64_t>& send_counts, int64_t* recv,
+                 const std::vector<int64_t>& recv_counts) override {
+    exchange(send, send_counts, recv, recv_counts, MPI_INT64_T, sizeof(int64_t));
+  }
+
+  std::vector<std::string> gather(const std::string& bytes, int root) override {
+    const double t0 = now();
+    MOELAB_CHECK(bytes.size() <= INT_MAX, "MPI gather: ", bytes.size(), " bytes is too many");
+    int mine = static_cast<int>(bytes.size());
+    std::vector<int> sizes(size_), offsets(size_);
+    check(MPI_Gather(&mine, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, comm_), "MPI_Gather");
+    int64_t total = 0;
+    if (rank_ == root)
+      for (int p = 0; p < size_; ++p) {
+        offsets[p] = static_cast<int>(total);
+        total += sizes[p];
+        MOELAB_CHECK(total <= INT_MAX, "MPI gather: more than 2^31 bytes in all");
+      }
+    std::string all(static_cast<size_t>(total), '\0');
+    check(MPI_Gatherv(bytes.data(), mine, MPI_CHAR, all.data(), sizes.data(), offsets.data(), MPI_CHAR, root, comm_),
+          "MPI_Gatherv");
+    std::vector<std::string> out;
+    if (rank_ == root)
+      for (int p = 0; p < size_; ++p) out.push_back(all.substr(offsets[p], sizes[p]));
+    stats_.other_seconds += now() - t0;
+    return out;
+  }
+
+ private:
+  void exchange(const void* send, const std::vector<int64_t>& send_counts, void* recv,
+                const std::vector<int64_t>& recv_counts, MPI_Datatype type, size_t elem) {
     std::vector<int> sc(size_), sd(size_), rc(size_), rd(size_);
     int64_t so = 0, ro = 0;
     for (int p = 0; p < size_; ++p) {
@@ -71,11 +104,12 @@ class Mpi : public Communicator {
       ro += recv_counts[p];
     }
     const double t0 = now();
-    check(MPI_Alltoallv(send, sc.data(), sd.data(), MPI_FLOAT, recv, rc.data(), rd.data(), MPI_FLOAT, comm_),
-          "MPI_Alltoallv");
+    check(MPI_Alltoallv(send, sc.data(), sd.data(), type, recv, rc.data(), rd.data(), type, comm_), "MPI_Alltoallv");
     stats_.alltoall_seconds += now() - t0;
-    stats_.alltoall_bytes += (so - send_counts[rank_]) * static_cast<int64_t>(sizeof(float));
+    stats_.alltoall_bytes += (so - send_counts[rank_]) * static_cast<int64_t>(elem);
   }
+
+ public:
 
   std::vector<std::string> allgather(const std::string& bytes) override {
     const double t0 = now();

@@ -25,7 +25,8 @@ struct MoeStats {
 
 class MoE : public FeedForward {
  public:
-  MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng);
+  // ep: split the experts over an expert-parallel group (null: this process holds all of them).
+  MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng, const ExpertParallel* ep = nullptr);
   // x [..., d] ([rows, T, d] in a model); ids: the model's input token ids with x's leading shape
   // (hash routing). Appends the router's weighted aux losses to *aux. `part`: where these rows sit
   // in a distributed run's batch (null: one process).
@@ -35,7 +36,7 @@ class MoE : public FeedForward {
   }
 
   std::shared_ptr<Router> router;
-  std::shared_ptr<ModuleList<MLP>> experts;
+  std::shared_ptr<ModuleList<MLP>> experts;  // this process's: global indices first_expert() ..
   std::shared_ptr<ModuleList<MLP>> shared;  // null without shared experts
   const MoeStats& last_stats() const { return stats_; }
   // Off: only the counts (routed, kept) are kept; no probabilities, entropies or assignment lists.
@@ -43,11 +44,18 @@ class MoE : public FeedForward {
   Rng& route_rng() { return route_rng_; }
   // Per expert (and capacity group) for `tokens` tokens; -1 = dropless.
   int64_t capacity_for(int64_t tokens, bool training) const;
-  int64_t num_experts() const { return cfg_.num_experts; }
+  int64_t num_experts() const { return cfg_.num_experts; }  // of the layer (all processes)
+  int64_t first_expert() const { return first_expert_; }     // the first this process holds
+  bool expert_parallel() const { return ep_.size > 1; }
 
  private:
+  // The expert-parallel path of forward: assignments travel to the experts' owners and back.
+  Var forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_offset, int64_t group_tokens, int64_t cap);
+
   MoeConfig cfg_;
   int layer_;
+  ExpertParallel ep_;
+  int64_t first_expert_ = 0;
   kernels::ExpertMlpShape shape_;
   Rng route_rng_;
   MoeStats stats_;

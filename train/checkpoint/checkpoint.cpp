@@ -196,26 +196,35 @@ void remove_stale_temps(const std::string& out_dir) {
 
 void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimizer* opt, const RunConfig& cfg,
                      const Tokenizer& tok, const TrainState& state, const nlohmann::json& extra) {
+  CheckpointTensors tensors;
+  tensors.model = model_tensors(model);
+  if (opt) {
+    tensors.optimizer = opt->state();
+    tensors.optimizer_step = opt->steps();
+  }
+  save_checkpoint(dir, tensors, model.config(), cfg, tok, state, extra);
+}
+
+void save_checkpoint(const std::string& dir, const CheckpointTensors& tensors, const nn::ModelConfig& model_cfg,
+                     const RunConfig& cfg, const Tokenizer& tok, const TrainState& state, const nlohmann::json& extra) {
   std::error_code ec;
   const fs::path run(dir), root = run / "checkpoints";
   fs::create_directories(root, ec);
   MOELAB_CHECK(fs::is_directory(root), "checkpoint: cannot create folder ", root.string(),
                ec ? ": " + ec.message() : std::string(" (a file is in the way?)"));
-  for (const auto& np : model.named_parameters()) {
-    const Tensor& v = np.param->var.value();
+  for (const auto& [name, v] : tensors.model)
     for (int64_t i = 0; i < v.numel(); ++i)
-      MOELAB_CHECK(std::isfinite(v[i]), "checkpoint: refusing to write ", dir, ": ", np.name, " holds a non-finite value",
+      MOELAB_CHECK(std::isfinite(v[i]), "checkpoint: refusing to write ", dir, ": ", name, " holds a non-finite value",
                    " at index ", i, " (the previous checkpoint is kept)");
-  }
   SafeTensors weights;
-  weights.tensors = model_tensors(model);
+  weights.tensors = tensors.model;
   weights.metadata = {{"format", "pt"},
-                      {"config", dump_json(reference_config(model.config()))},
-                      {"moelab_model", dump_json(model_metadata(cfg, model.config()))},
+                      {"config", dump_json(reference_config(model_cfg))},
+                      {"moelab_model", dump_json(model_metadata(cfg, model_cfg))},
                       {"checkpoint_step", std::to_string(state.step)}};
   nlohmann::json side = {{"moelab_version", MOELAB_VERSION_STRING},
                          {"config", to_json(cfg)},
-                         {"vocab_size", model.config().vocab_size},
+                         {"vocab_size", model_cfg.vocab_size},
                          {"tokenizer", tok.to_json()},
                          {"step", state.step},
                          {"sampler_counter", state.sampler_counter},
@@ -233,10 +242,10 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
   try {
     MOELAB_CHECK(fs::create_directory(tmp), "cannot create ", tmp.string(), " (it exists)");
     write_safetensors((tmp / "model.safetensors").string(), weights);
-    if (opt) {
+    if (tensors.optimizer_step >= 0) {
       SafeTensors os;
-      os.tensors = opt->state();
-      os.metadata = {{"step", std::to_string(opt->steps())}, {"checkpoint_step", std::to_string(state.step)}};
+      os.tensors = tensors.optimizer;
+      os.metadata = {{"step", std::to_string(tensors.optimizer_step)}, {"checkpoint_step", std::to_string(state.step)}};
       write_safetensors((tmp / "optimizer.safetensors").string(), os);
     }
     write_file_atomic((tmp / "model.json").string(), dump_json(side, 2) + "\n");
@@ -296,11 +305,12 @@ std::map<std::string, Tensor> model_tensors(nn::GPT& model) {
   return out;
 }
 
-void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where) {
+void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where,
+                     bool shard) {
   std::map<std::string, Tensor> want = model_tensors(model);
   for (const auto& [name, t] : tensors)
-    MOELAB_CHECK(want.count(name), "checkpoint: ", where, ": unexpected tensor ", name,
-                 " (the checkpoint is from another architecture)");
+    MOELAB_CHECK(want.count(name) || (shard && name.find(".moe.experts.") != std::string::npos), "checkpoint: ", where,
+                 ": unexpected tensor ", name, " (the checkpoint is from another architecture)");
   for (auto& [name, dst] : want) {
     auto it = tensors.find(name);
     MOELAB_CHECK(it != tensors.end(), "checkpoint: ", where, ": missing tensor ", name,

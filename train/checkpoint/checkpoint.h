@@ -28,6 +28,16 @@ void save_checkpoint(const std::string& dir, nn::GPT& model, const optim::Optimi
                      const Tokenizer& tok, const TrainState& state,
                      const nlohmann::json& extra = nlohmann::json::object());
 
+// The same from tensors gathered by name (a model spread over processes: expert parallelism).
+struct CheckpointTensors {
+  std::map<std::string, Tensor> model;      // parameters and buffers
+  std::map<std::string, Tensor> optimizer;  // optimizer state by "<slot>.<parameter>"
+  int64_t optimizer_step = -1;              // < 0: no optimizer state
+};
+void save_checkpoint(const std::string& dir, const CheckpointTensors& tensors, const nn::ModelConfig& model_cfg,
+                     const RunConfig& cfg, const Tokenizer& tok, const TrainState& state,
+                     const nlohmann::json& extra = nlohmann::json::object());
+
 // Removes what a killed moelab run left in run folder `out_dir`: temp files and links of the names
 // moelab writes there (.moelab-tmp.<pid>.model.json, ... latest, metrics.jsonl), and half-written
 // or half-pruned checkpoint folders (only moelab's files in them; a folder holding anything else
@@ -57,7 +67,9 @@ void load_optimizer_state(const std::string& dir, optim::Optimizer& opt, int64_t
 nlohmann::json read_sidecar(const std::string& side_path);
 // The model's parameters and buffers by name (handles sharing the model's storage).
 std::map<std::string, Tensor> model_tensors(nn::GPT& model);
-// Copies tensors into the model's parameters, checking names and shapes both ways.
-void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where);
+// Copies tensors into the model's parameters, checking names and shapes both ways. `shard`: the
+// model holds a share of the experts (expert parallelism): the other experts' tensors are skipped.
+void load_parameters(nn::GPT& model, const std::map<std::string, Tensor>& tensors, const std::string& where,
+                     bool shard = false);
 
 }  // namespace moelab::train
