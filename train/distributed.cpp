@@ -130,6 +130,23 @@ double Distributed::grad_norm(const std::vector<optim::ParamRef>& params) const 
   return std::sqrt(r * r + e);
 }
 
+nlohmann::json Distributed::take_comm_stats() const {
+  comm::CommStats sum;
+  for (comm::Communicator* c : {world_, expert_group_.get(), replica_group_.get()}) {
+    if (!c) continue;
+    comm::CommStats& s = c->stats();
+    sum.allreduce_seconds += s.allreduce_seconds;
+    sum.alltoall_seconds += s.alltoall_seconds;
+    sum.other_seconds += s.other_seconds;
+    sum.allreduce_bytes += s.allreduce_bytes;
+    sum.alltoall_bytes += s.alltoall_bytes;
+    s = comm::CommStats{};
+  }
+  return {{"alltoall_s", sum.alltoall_seconds},   {"alltoall_mb", sum.alltoall_bytes / 1048576.0},
+          {"allreduce_s", sum.allreduce_seconds}, {"allreduce_mb", sum.allreduce_bytes / 1048576.0},
+          {"other_s", sum.other_seconds}};
+}
+
 namespace {
 // name, shape and float32 data of each tensor, back to back (a gather's payload)
 std::string pack(const std::map<std::string, Tensor>& tensors) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ class Distributed {
   void average_gradients(const std::vector<optim::ParamRef>& params) const;
   // The global L2 norm of the gradients (an expert's counted once, by its owners).
   double grad_norm(const std::vector<optim::ParamRef>& params) const;
+  // This process's communication since the last call, for a metrics row: all-to-all (expert
+  // parallel dispatch and return) and allreduce (gradients, losses, statistics) seconds and MB.
+  nlohmann::json take_comm_stats() const;
   // Expert parallelism: the experts the other processes hold (parameters and optimizer state),
   // gathered on rank 0 for a checkpoint; empty elsewhere. A collective.
   std::map<std::string, Tensor> gather_experts(const std::map<std::string, Tensor>& local) const;

@@ -59,12 +59,15 @@ void RoutingWindow::reset() {
   has_probs_ = false;
   domain_expert_.assign(D_, std::vector<double>(E_, 0.0));
   aux_sum_.clear();
+  received_ = 0;
+  received_per_rank_.clear();
 }
 
 void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& domains,
                         const std::vector<std::pair<std::string, double>>& aux) {
   ++forwards_;
   tokens_ += s.tokens;
+  received_ += static_cast<double>(s.received);
   for (int64_t e = 0; e < E_; ++e) {
     routed_[e] += static_cast<double>(s.routed[e]);
     kept_[e] += static_cast<double>(s.kept[e]);
@@ -87,6 +90,8 @@ void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& doma
 }
 
 void RoutingWindow::sum_over(comm::Communicator& comm) {
+  received_per_rank_.clear();  // the expert load of each process: how even expert parallelism is
+  for (const std::string& r : comm.allgather(std::to_string(received_))) received_per_rank_.push_back(std::stod(r));
   std::vector<double> v;  // every additive field, flat, in a fixed order
   v.push_back(static_cast<double>(tokens_));
   v.push_back(entropy_sum_);
@@ -135,6 +140,7 @@ nlohmann::json RoutingWindow::to_json(const std::vector<float>& bias) const {
     j["aux"] = aux;
   }
   if (!bias.empty()) j["bias"] = bias;
+  if (!received_per_rank_.empty()) j["recv_per_rank"] = received_per_rank_;
   if (D_ > 0) {
     std::vector<std::vector<int64_t>> m(D_, std::vector<int64_t>(E_));
     for (int64_t d = 0; d < D_; ++d)
@@ -170,7 +176,9 @@ nlohmann::json ModelRoutingMetrics::take(comm::Communicator* comm) {
     std::vector<float> bias;
     for (const nn::NamedBuffer& nb : model_.moe(layers_[i]).named_buffers())
       if (nb.name == "router.bias_balance") bias.assign(nb.tensor->data(), nb.tensor->data() + nb.tensor->numel());
-    j["h" + std::to_string(layers_[i])] = windows_[i].to_json(bias);
+    std::string key = "h";  // (not "h" + to_string(): GCC 12 warns falsely of an overlapping memcpy there)
+    key += std::to_string(layers_[i]);
+    j[key] = windows_[i].to_json(bias);
     windows_[i].reset();
   }
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -435,6 +435,11 @@ void log_step(Run& run, const Step& s, std::ostream& log) {
   if (!s.out.aux.empty()) row.update(aux_metrics(s.out, *run.dist));
   if (run.teacher) row["kl"] = s.kl;
   if (cfg.train.routing_metrics && !run.train_routing->empty()) row["moe"] = run.train_routing->take(run.dist->world());
+  if (!run.dist->single()) {  // rank 0's communication since the last row
+    row["dist"] = run.dist->take_comm_stats();
+    row["dist"]["processes"] = run.dist->size();
+    row["dist"]["expert_parallel"] = run.dist->expert_parallel_size();
+  }
   write_row(run, row);
   const double elapsed = std::chrono::duration<double>(now - run.t_start).count();
   const double eta = elapsed / static_cast<double>(s.number - run.state.step) *

@@ -4,6 +4,7 @@
 #include "layers/moe/capacity.h"
 
 #include <algorithm>
+#include <numeric>
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -105,6 +106,7 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
     stats_.capacity = cap;
     stats_.kept.resize(cfg_.num_experts);
     for (int64_t e = 0; e < cfg_.num_experts; ++e) stats_.kept[e] = plan.kept(e);
+    stats_.received = std::accumulate(stats_.kept.begin(), stats_.kept.end(), int64_t{0});
   }
   stats_.mean_prob.clear();
   stats_.mean_token_entropy = 0;
@@ -237,6 +239,7 @@ Var MoE::forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_
     gates = ops::reshape(ops::gather_rows(ops::reshape(r.gates, {r.gates.numel(), 1}), send_gate), {A});
   stats_.capacity = cap;
   stats_.kept = kept;  // this process's experts; the others' are counted by their owners
+  stats_.received = std::accumulate(kept.begin(), kept.end(), int64_t{0});  // rows these experts computed
   return ops::scatter_add_rows(y_back, send_token, N, gates);
 }
 

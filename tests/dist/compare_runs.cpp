@@ -1,7 +1,11 @@
-// compare_runs RUN_A RUN_B [LOSS_RTOL] [WEIGHT_TOL]: two runs of one config (e.g. one process and
-// mpirun -np N) must log the same steps with training and eval losses within LOSS_RTOL (relative,
-// default 1e-5) and end with the same tensors within WEIGHT_TOL (absolute, relative to each tensor's
-// largest value when that is above 1; default 1e-5). Prints the worst differences; exit 1 if above.
+// compare_runs RUN_A RUN_B [LOSS_RTOL] [WEIGHT_TOL] [--processes N EP]: two runs of one config (e.g.
+// one process and mpirun -np N) must log the same steps with training and eval losses within
+// LOSS_RTOL (relative, default 1e-5) and end with the same tensors within WEIGHT_TOL (absolute,
+// relative to each tensor's largest value when that is above 1; default 1e-5). Prints the worst
+// differences; exit 1 if above. With --processes, RUN_B's training rows must also carry what a run
+// on N processes with expert_parallel EP logs (docs/metrics.md): `dist` with those counts, an
+// all-to-all volume only under expert parallelism, and per MoE layer `recv_per_rank` with N entries
+// that add up to the rows the experts kept.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -28,17 +32,69 @@ std::map<int64_t, double> series(const std::string& run, const std::string& key)
   return out;
 }
 
+// RUN's training rows log what a distributed run logs (see the header); false with the reason printed
+bool check_dist_rows(const std::string& run, int64_t processes, int64_t expert_parallel) {
+  std::ifstream in(run + "/metrics.jsonl");
+  std::string line;
+  int64_t rows = 0, layers = 0;
+  double alltoall_mb = 0;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("loss")) continue;  // training rows only
+    ++rows;
+    const std::string at = "step " + std::to_string(j.value("step", -1));
+    if (!j.contains("dist") || j["dist"].value("processes", -1) != processes ||
+        j["dist"].value("expert_parallel", -1) != expert_parallel) {
+      std::printf("dist rows: %s has no dist.processes=%lld, dist.expert_parallel=%lld\n", at.c_str(),
+                  static_cast<long long>(processes), static_cast<long long>(expert_parallel));
+      return false;
+    }
+    alltoall_mb += j["dist"].value("alltoall_mb", 0.0);
+    if (!j.contains("moe")) continue;
+    for (const auto& [layer, m] : j["moe"].items()) {
+      ++layers;
+      double kept = 0, received = 0;
+      for (const auto& k : m.at("kept")) kept += k.get<double>();
+      if (!m.contains("recv_per_rank") || static_cast<int64_t>(m["recv_per_rank"].size()) != processes) {
+        std::printf("dist rows: %s layer %s has no recv_per_rank with %lld entries\n", at.c_str(), layer.c_str(),
+                    static_cast<long long>(processes));
+        return false;
+      }
+      for (const auto& r : m["recv_per_rank"]) received += r.get<double>();
+      if (received != kept) {
+        std::printf("dist rows: %s layer %s: recv_per_rank adds up to %g, kept to %g\n", at.c_str(), layer.c_str(),
+                    received, kept);
+        return false;
+      }
+    }
+  }
+  if (rows == 0 || (alltoall_mb > 0) != (expert_parallel > 1)) {
+    std::printf("dist rows: %lld training rows, all-to-all %.3f MB with expert_parallel %lld\n",
+                static_cast<long long>(rows), alltoall_mb, static_cast<long long>(expert_parallel));
+    return false;
+  }
+  std::printf("dist rows: %lld training rows, %lld layer windows consistent; all-to-all %.3f MB\n",
+              static_cast<long long>(rows), static_cast<long long>(layers), alltoall_mb);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  int64_t processes = 0, expert_parallel = 0;
+  if (argc >= 6 && std::string(argv[argc - 3]) == "--processes") {
+    processes = std::atoll(argv[argc - 2]), expert_parallel = std::atoll(argv[argc - 1]);
+    argc -= 3;
+  }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: compare_runs RUN_A RUN_B [LOSS_RTOL] [WEIGHT_TOL]\n");
+    std::fprintf(stderr, "usage: compare_runs RUN_A RUN_B [LOSS_RTOL] [WEIGHT_TOL] [--processes N EP]\n");
     return 2;
   }
   const std::string a = argv[1], b = argv[2];
   const double loss_rtol = argc > 3 ? std::atof(argv[3]) : 1e-5, weight_tol = argc > 4 ? std::atof(argv[4]) : 1e-5;
   bool ok = true;
   try {
+    if (processes > 0 && !check_dist_rows(b, processes, expert_parallel)) ok = false;
     for (const char* key : {"loss", "val_loss", "grad_norm"}) {
       const auto sa = series(a, key), sb = series(b, key);
       if (sa.size() != sb.size() || sa.empty()) {

@@ -31,5 +31,5 @@ mpirun -np "$np" "$moelab" train "$root/configs/default.json" --out "$work/many"
   > "$work/many.log" 2>&1 ||
   fail "mpirun -np $np: $(tail -5 "$work/many.log")"
 grep -q "x $np processes" "$work/many.log" || fail "the run did not see $np processes: $(head -3 "$work/many.log")"
-"$compare" "$work/one" "$work/many" || fail "$np processes (expert_parallel $ep) differ from one"
+"$compare" "$work/one" "$work/many" --processes "$np" "$ep" || fail "$np processes (expert_parallel $ep) differ from one"
 echo "$case_name: $np processes (expert_parallel $ep) = 1 process"

@@ -222,6 +222,27 @@ TEST_CASE("report: one heatmap per (run, MoE layer), one loss curve per run, sel
   CHECK_FALSE(fs::exists(opts.out + ".tmp." + std::to_string(::getpid())));
 }
 
+TEST_CASE("report: a distributed run's rows per process are drawn as each process's share, other runs have none") {
+  Fixture fx;
+  std::vector<json> rows = moe_run(0.3, 0.2, 2.4);
+  rows[4]["moe"]["h3"]["recv_per_rank"] = {30, 10};  // the last training window, layer 3 only: 2 processes
+  rows[4]["dist"] = {{"processes", 2}, {"expert_parallel", 2}, {"alltoall_mb", 0.5}};
+  const fs::path ep = write_run(fx.tmp.path, "ep2", rows);
+  std::ostringstream log;
+  train::ReportOptions opts;
+  opts.runs = {fx.alpha.string(), ep.string()};
+  opts.out = (fx.tmp.path / "dist.html").string();
+  train::ReportResult res = train::write_report(opts, log);
+  CHECK(res.skipped_lines == 0);
+  const std::string html = read_text(opts.out);
+  CHECK(count(html, "data-chart=\"rank-load\"") == 1);  // layer 3 only; alpha has no per-process rows
+  const std::string bars = svg_containing(html, "data-chart=\"rank-load\" data-layer=\"3\"");
+  CHECK(count(bars, "<rect") >= 2);
+  CHECK(bars.find("ep2, 0: 0.75</title>") != std::string::npos);
+  CHECK(bars.find("ep2, 1: 0.25</title>") != std::string::npos);
+  CHECK(bars.find("alpha,") == std::string::npos);
+}
+
 TEST_CASE("report: the summary table shows each run's final values") {
   Fixture fx;
   std::ostringstream log;

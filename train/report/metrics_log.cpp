@@ -74,6 +74,9 @@ LayerWindow parse_layer(const json& j, const std::string& where) {
     } else if (key == "aux") {
       if (!v.is_object()) throw BadLine(at + " is " + type_name(v) + ", expected an object");
       for (const auto& [name, x] : v.items()) w.scalars["aux." + name] = number(x, at + "." + name);
+    } else if (key == "recv_per_rank") {
+      w.per_rank = numbers(v, at);
+      if (w.per_rank.size() > (1u << 20)) throw BadLine(at + " has more than 2^20 processes");
     } else if (key == "domain_expert") {
       if (!v.is_array()) throw BadLine(at + " is " + type_name(v) + ", expected [domains][experts]");
       for (size_t d = 0; d < v.size(); ++d)

@@ -16,6 +16,7 @@ struct LayerWindow {
   std::map<std::string, double> scalars;                  // tokens, cv, maxvio, ..., and "aux.NAME"
   std::map<std::string, std::vector<double>> per_expert;  // routed, kept, load, prob, bias
   std::vector<std::vector<double>> domain_expert;         // [domain][expert]; empty when absent
+  std::vector<double> per_rank;                           // a distributed run's rows received per process
 
   double scalar(const std::string& key) const;                             // NaN when absent
   const std::vector<double>* expert_values(const std::string& key) const;  // nullptr when absent

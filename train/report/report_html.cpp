@@ -363,29 +363,57 @@ std::string load_heatmaps(const std::vector<RunLog>& runs, int layer, const std:
   return s + "</div>\n";
 }
 
-std::string final_load_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
+// One bar series per run from its last training window of `layer`: `values` of that window (a run
+// whose values are empty is left out), one bar group per index.
+template <class Values>
+svg::BarChart last_window_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members,
+                               const std::string& chart, Values values) {
   svg::BarChart c;
+  c.attrs = data_attr("chart", chart) + " " + data_attr("layer", std::to_string(layer));
+  size_t groups = 0;
+  for (size_t i : members) {
+    const MetricsRow* last = RunLog::last_with_layer(runs[i].train, layer);
+    const std::vector<double> v = last ? values(last->moe.at(layer)) : std::vector<double>{};
+    if (v.empty()) continue;
+    c.series.push_back({runs[i].name, svg::run_colour(i), v});
+    c.legend.push_back({runs[i].name + " (step " + std::to_string(last->step) + ")", svg::run_colour(i)});
+    groups = std::max(groups, v.size());
+  }
+  for (size_t g = 0; g < groups; ++g) c.groups.push_back(std::to_string(g));
+  // As wide as a line chart for a few groups; many get a row of their own.
+  c.width = std::clamp(120 + static_cast<int>(groups * std::max<size_t>(1, c.series.size())) * 14, 420, 1290);
+  return c;
+}
+
+std::string final_load_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
+  svg::BarChart c = last_window_bars(runs, layer, members, "final-load", [](const LayerWindow& w) {
+    const auto* load = w.expert_values("load");
+    return load ? *load : std::vector<double>{};
+  });
   c.title = "Final expert load \u00b7 " + layer_name(layer) + " (last training window)";
   c.x_label = "expert";
   c.y_label = "load (share of assignments)";
-  c.attrs = data_attr("chart", "final-load") + " " + data_attr("layer", std::to_string(layer));
-  int experts = 0;
-  std::set<int> counts;
-  for (size_t i : members) {
-    const MetricsRow* last = RunLog::last_with_layer(runs[i].train, layer);
-    const auto* load = last ? last->moe.at(layer).expert_values("load") : nullptr;
-    if (!load) continue;
-    c.series.push_back({runs[i].name, svg::run_colour(i), *load});
-    c.legend.push_back({runs[i].name + " (step " + std::to_string(last->step) + ")", svg::run_colour(i)});
-    experts = std::max(experts, static_cast<int>(load->size()));
-    counts.insert(static_cast<int>(load->size()));
-  }
-  for (int e = 0; e < experts; ++e) c.groups.push_back(std::to_string(e));
-  if (counts.size() == 1 && experts > 0) c.refs.push_back({1.0 / experts, "uniform 1/E"});
-  // As wide as a line chart for a few experts; many experts get a row of their own.
-  c.width = std::clamp(120 + experts * std::max<int>(1, c.series.size()) * 14, 420, 1290);
-  c.height = 270;
+  std::set<size_t> counts;
+  for (const svg::BarSeries& b : c.series) counts.insert(b.values.size());
+  if (counts.size() == 1) c.refs.push_back({1.0 / static_cast<double>(*counts.begin()), "uniform 1/E"});
   return figure(svg::bar_chart(c));
+}
+
+// A distributed run: the rows each process's experts computed in the last window, as shares.
+std::string rank_load_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
+  svg::BarChart c = last_window_bars(runs, layer, members, "rank-load", [](const LayerWindow& w) {
+    std::vector<double> share = w.per_rank;
+    double total = 0;
+    for (double v : share) total += v;
+    for (double& v : share) v = total > 0 ? v / total : 0;
+    return share;
+  });
+  if (c.series.empty()) return "";
+  c.title = "Load per process \u00b7 " + layer_name(layer) + " (last training window)";
+  c.x_label = "process (rank)";
+  c.y_label = "share of the rows its experts computed";
+  return figure(svg::bar_chart(c), "A distributed run: rows computed by each process's experts (all of its own "
+                                   "tokens' under data parallelism; its experts' share under expert parallelism).");
 }
 
 std::string domain_matrices(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
@@ -468,7 +496,7 @@ std::string layer_section(const std::vector<RunLog>& runs, int layer) {
     if (!runs[i].dense() && std::find(members.begin(), members.end(), i) == members.end())
       absent += (absent.empty() ? "" : ", ") + escape(runs[i].name);
   if (!absent.empty()) s += "<p class=\"note\">Not an MoE layer in: " + absent + ".</p>\n";
-  return s + routing_charts(runs, layer, members, final_load_bars(runs, layer, members)) +
+  return s + routing_charts(runs, layer, members, final_load_bars(runs, layer, members) + rank_load_bars(runs, layer, members)) +
          load_heatmaps(runs, layer, members) + domain_matrices(runs, layer, members);
 }
 
