@@ -15,6 +15,7 @@
 
 namespace moelab::comm {
 class Communicator;
+struct CommStats;
 }
 
 namespace moelab::ops {
@@ -79,8 +80,9 @@ Var dropout(const Var& x, float p, Rng& rng);
 Var allreduce_sum(const Var& x, comm::Communicator* comm);
 // exchange.cpp: expert parallelism's all-to-all: send_counts[p] consecutive rows of x [R, c] to
 // process p, the rows received (recv_counts[p] from p, in rank order) out; backward, the reverse.
+// `account`, if given, also gets the time and bytes of both (it must outlive the backward pass).
 Var exchange_rows(const Var& x, const std::vector<int64_t>& send_counts, const std::vector<int64_t>& recv_counts,
-                  comm::Communicator& comm);
+                  comm::Communicator& comm, comm::CommStats* account = nullptr);
 
 // topk.cpp: top-k over the last dim (ties: lower index first). values are differentiable
 // (gradient goes to the chosen entries); indices are plain integers off the tape.

@@ -95,14 +95,32 @@ void Distributed::average_gradients(const std::vector<optim::ParamRef>& params) 
   // replicated parameters over every process, experts over their replicas: one flat buffer each
   for (const bool experts : {false, true}) {
     comm::Communicator* comm = experts ? replica_group_.get() : world_;
+    if (comm->size() == 1) {  // one replica (expert parallel over every process): only the scaling
+      for (const optim::ParamRef& p : params) {
+        if (p.frozen || is_expert_tensor(p.name) != experts) continue;
+        if (!p.var.has_grad()) {  // as the all-reduce below would: a zero gradient
+          p.var.set_grad(Tensor::zeros(p.var.shape()));
+          continue;
+        }
+        float* g = p.var.grad().data();
+        kernels::scale_forward(g, g, 1.f / static_cast<float>(size_), p.var.numel());
+      }
+      continue;
+    }
     int64_t total = 0;
     for (const optim::ParamRef& p : params)
       if (!p.frozen && is_expert_tensor(p.name) == experts) total += p.var.numel();
-    std::vector<float> flat(static_cast<size_t>(total), 0.f);
+    // kept between steps: a fresh buffer of this size would be a fresh mapping, page-faulted in every step
+    std::vector<float>& flat = flat_[experts ? 1 : 0];
+    flat.resize(static_cast<size_t>(total));
     int64_t at = 0;
     for (const optim::ParamRef& p : params) {
       if (p.frozen || is_expert_tensor(p.name) != experts) continue;
-      if (p.var.has_grad()) std::memcpy(flat.data() + at, p.var.grad().data(), static_cast<size_t>(p.var.numel()) * 4);
+      const size_t bytes = static_cast<size_t>(p.var.numel()) * sizeof(float);
+      if (p.var.has_grad())
+        std::memcpy(flat.data() + at, p.var.grad().data(), bytes);
+      else
+        std::memset(flat.data() + at, 0, bytes);
       at += p.var.numel();
     }
     comm->allreduce_sum(flat.data(), total);  // a collective even when empty (all processes call it)
@@ -134,13 +152,8 @@ nlohmann::json Distributed::take_comm_stats() const {
   comm::CommStats sum;
   for (comm::Communicator* c : {world_, expert_group_.get(), replica_group_.get()}) {
     if (!c) continue;
-    comm::CommStats& s = c->stats();
-    sum.allreduce_seconds += s.allreduce_seconds;
-    sum.alltoall_seconds += s.alltoall_seconds;
-    sum.other_seconds += s.other_seconds;
-    sum.allreduce_bytes += s.allreduce_bytes;
-    sum.alltoall_bytes += s.alltoall_bytes;
-    s = comm::CommStats{};
+    sum += c->stats();
+    c->stats() = comm::CommStats{};
   }
   return {{"alltoall_s", sum.alltoall_seconds},   {"alltoall_mb", sum.alltoall_bytes / 1048576.0},
           {"allreduce_s", sum.allreduce_seconds}, {"allreduce_mb", sum.allreduce_bytes / 1048576.0},

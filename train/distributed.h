@@ -67,6 +67,7 @@ class Distributed {
   std::unique_ptr<comm::Communicator> expert_group_;   // ranks that share one copy of the experts
   std::unique_ptr<comm::Communicator> replica_group_;  // ranks that hold the same experts
   nn::ExpertParallel expert_parallel_;
+  mutable std::vector<float> flat_[2];  // average_gradients' buffers (replicated, experts), reused every step
 };
 
 // True for a routed expert's tensors (transformer.h.L.moe.experts.E.*), which expert parallelism splits.

@@ -179,6 +179,12 @@ nlohmann::json ModelRoutingMetrics::take(comm::Communicator* comm) {
     std::string key = "h";  // (not "h" + to_string(): GCC 12 warns falsely of an overlapping memcpy there)
     key += std::to_string(layers_[i]);
     j[key] = windows_[i].to_json(bias);
+    nn::MoE& moe = model_.moe(layers_[i]);
+    if (moe.expert_parallel()) {  // this process's exchanges for the layer, forward and backward
+      const comm::CommStats x = moe.take_exchange_stats();
+      j[key]["alltoall_s"] = x.alltoall_seconds + x.other_seconds;
+      j[key]["alltoall_mb"] = static_cast<double>(x.alltoall_bytes) / 1048576.0;
+    }
     windows_[i].reset();
   }
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

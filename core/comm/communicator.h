@@ -14,6 +14,18 @@ namespace moelab::comm {
 struct CommStats {
   double allreduce_seconds = 0, alltoall_seconds = 0, other_seconds = 0;
   int64_t allreduce_bytes = 0, alltoall_bytes = 0;  // sent by this process
+
+  CommStats& operator+=(const CommStats& o) {
+    allreduce_seconds += o.allreduce_seconds, alltoall_seconds += o.alltoall_seconds, other_seconds += o.other_seconds;
+    allreduce_bytes += o.allreduce_bytes, alltoall_bytes += o.alltoall_bytes;
+    return *this;
+  }
+  // what was spent between two readings of one communicator's stats
+  friend CommStats operator-(CommStats a, const CommStats& b) {
+    a.allreduce_seconds -= b.allreduce_seconds, a.alltoall_seconds -= b.alltoall_seconds;
+    a.other_seconds -= b.other_seconds, a.allreduce_bytes -= b.allreduce_bytes, a.alltoall_bytes -= b.alltoall_bytes;
+    return a;
+  }
 };
 
 class Communicator {

@@ -170,6 +170,12 @@ namespace moelab::nn {
 //  4. combine: each token's outputs are added, weighted by the gates (scatter_add_rows).
 // The exchanges are autograd ops (their backward is the reverse exchange), so gradients reach the
 // routers and the tokens on every process and the experts on their owners.
+comm::CommStats MoE::take_exchange_stats() {
+  const comm::CommStats s = *exchange_stats_;
+  *exchange_stats_ = comm::CommStats{};
+  return s;
+}
+
 Var MoE::forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_offset, int64_t group_tokens,
                                  int64_t cap) {
   comm::Communicator& group = *ep_.group;
@@ -194,14 +200,19 @@ Var MoE::forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_
     meta[3 * pos + 1] = slot[a];
     meta[3 * pos + 2] = as[a].expert;
   }
+  comm::CommStats& account = *exchange_stats_;
+  comm::CommStats before = group.stats();
   std::vector<int64_t> recv_counts(P);
   group.alltoall(send_counts.data(), recv_counts.data(), 1);
+  account += group.stats() - before;
   int64_t R = 0;
   for (int64_t c : recv_counts) R += c;
-  Var x_recv = ops::exchange_rows(ops::gather_rows(xf, send_token), send_counts, recv_counts, group);
+  Var x_recv = ops::exchange_rows(ops::gather_rows(xf, send_token), send_counts, recv_counts, group, &account);
   std::vector<int64_t> meta_recv(3 * R), meta_send_counts(P), meta_recv_counts(P);
   for (int64_t p = 0; p < P; ++p) meta_send_counts[p] = 3 * send_counts[p], meta_recv_counts[p] = 3 * recv_counts[p];
+  before = group.stats();
   group.alltoallv(meta.data(), meta_send_counts, meta_recv.data(), meta_recv_counts);
+  account += group.stats() - before;
 
   // 2. the owner: one process's priority order over the group's assignments, capacity, experts
   std::vector<int64_t> order(R);
@@ -233,7 +244,7 @@ Var MoE::forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_
   Var y_recv = ops::moe_experts(x_recv, plan, Var(), ev, shape_);
 
   // 3. back to the tokens' processes; 4. weighted by the gates, added per token
-  Var y_back = ops::exchange_rows(y_recv, recv_counts, send_counts, group);
+  Var y_back = ops::exchange_rows(y_recv, recv_counts, send_counts, group, &account);
   Var gates;
   if (r.gates.defined())
     gates = ops::reshape(ops::gather_rows(ops::reshape(r.gates, {r.gates.numel(), 1}), send_gate), {A});

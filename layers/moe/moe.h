@@ -48,6 +48,9 @@ class MoE : public FeedForward {
   int64_t num_experts() const { return cfg_.num_experts; }  // of the layer (all processes)
   int64_t first_expert() const { return first_expert_; }     // the first this process holds
   bool expert_parallel() const { return ep_.size > 1; }
+  // Expert parallel: this process's all-to-all time and bytes for this layer (forward and backward)
+  // since the last call.
+  comm::CommStats take_exchange_stats();
 
  private:
   // The expert-parallel path of forward: assignments travel to the experts' owners and back.
@@ -61,6 +64,7 @@ class MoE : public FeedForward {
   Rng route_rng_;
   MoeStats stats_;
   bool collect_stats_ = true;
+  std::unique_ptr<comm::CommStats> exchange_stats_ = std::make_unique<comm::CommStats>();  // (a stable address)
 };
 
 }  // namespace moelab::nn

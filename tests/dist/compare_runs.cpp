@@ -5,7 +5,8 @@
 // differences; exit 1 if above. With --processes, RUN_B's training rows must also carry what a run
 // on N processes with expert_parallel EP logs (docs/metrics.md): `dist` with those counts, an
 // all-to-all volume only under expert parallelism, and per MoE layer `recv_per_rank` with N entries
-// that add up to the rows the experts kept.
+// that add up to the rows the experts kept and (expert parallel) the layer's own all-to-all volume,
+// the layers' together no more than the row's.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -49,10 +50,19 @@ bool check_dist_rows(const std::string& run, int64_t processes, int64_t expert_p
                   static_cast<long long>(processes), static_cast<long long>(expert_parallel));
       return false;
     }
-    alltoall_mb += j["dist"].value("alltoall_mb", 0.0);
+    const double row_mb = j["dist"].value("alltoall_mb", 0.0);
+    alltoall_mb += row_mb;
     if (!j.contains("moe")) continue;
+    double layers_mb = 0;
     for (const auto& [layer, m] : j["moe"].items()) {
       ++layers;
+      const double layer_mb = m.value("alltoall_mb", 0.0);
+      layers_mb += layer_mb;
+      if ((layer_mb > 0) != (expert_parallel > 1) || m.contains("alltoall_s") != (expert_parallel > 1)) {
+        std::printf("dist rows: %s layer %s: all-to-all %g MB with expert_parallel %lld\n", at.c_str(), layer.c_str(),
+                    layer_mb, static_cast<long long>(expert_parallel));
+        return false;
+      }
       double kept = 0, received = 0;
       for (const auto& k : m.at("kept")) kept += k.get<double>();
       if (!m.contains("recv_per_rank") || static_cast<int64_t>(m["recv_per_rank"].size()) != processes) {
@@ -66,6 +76,11 @@ bool check_dist_rows(const std::string& run, int64_t processes, int64_t expert_p
                     received, kept);
         return false;
       }
+    }
+    if (layers_mb > row_mb * (1 + 1e-9)) {
+      std::printf("dist rows: %s: the layers' all-to-all (%g MB) exceeds the row's (%g MB)\n", at.c_str(), layers_mb,
+                  row_mb);
+      return false;
     }
   }
   if (rows == 0 || (alltoall_mb > 0) != (expert_parallel > 1)) {

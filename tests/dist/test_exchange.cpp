@@ -1,6 +1,7 @@
 // test_exchange: expert parallelism's exchange op (ops::exchange_rows) on however many processes
 // mpirun starts (1, 2 and 4 in CTest). Every process runs the same checks; any failure exits 1.
-//  1. a round trip (rows out, then back) returns the input exactly, and its gradient;
+//  1. a round trip (rows out, then back) returns the input exactly, and its gradient; an account
+//     passed to one exchange gets the bytes it and its backward sent to other processes;
 //  2. dispatch then combine with unit gates returns the input and its gradient (top-1 routing to
 //     experts spread over the processes, the experts the identity);
 //  3. a gradcheck through both exchanges and a nonlinear step on the owners: the tape's gradients of
@@ -55,7 +56,8 @@ void round_trip(moelab::comm::Communicator& comm) {
   int64_t rows = 0;
   for (int64_t c : sc) rows += c;
   Var x(randn({rows, d}, 100 + comm.rank()), true);
-  Var there = ops::exchange_rows(x, sc, rc, comm);
+  moelab::comm::CommStats account;
+  Var there = ops::exchange_rows(x, sc, rc, comm, &account);
   Var back = ops::exchange_rows(there, rc, sc, comm);
   double worst = 0;
   for (int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(double(back.data()[i]) - x.data()[i]));
@@ -65,6 +67,12 @@ void round_trip(moelab::comm::Communicator& comm) {
   worst = 0;
   for (int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(double(x.grad()[i]) - r[i]));
   expect(worst == 0, "round trip: the gradient comes back exactly", worst, 0);
+  int64_t to_others = 0, from_others = 0;  // rows: forward sends sc, its backward sends rc
+  for (int p = 0; p < comm.size(); ++p)
+    if (p != comm.rank()) to_others += sc[p], from_others += rc[p];
+  const double want = double(to_others + from_others) * d * sizeof(float);
+  expect(double(account.alltoall_bytes) == want, "the account holds the exchange's bytes, forward and backward",
+         double(account.alltoall_bytes), want);
 }
 
 // Top-1 routing of N tokens to E experts spread evenly over the processes; identity experts.
