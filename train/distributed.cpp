@@ -90,50 +90,51 @@ bool Distributed::any(bool local) const {
   return v != 0;
 }
 
+void Distributed::prepare_gradients(const std::vector<optim::ParamRef>& params) const {
+  if (single()) return;
+  for (const bool experts : {false, true}) {
+    int64_t total = 0;
+    for (const optim::ParamRef& p : params)
+      if (!p.frozen && is_expert_tensor(p.name) == experts) total += p.var.numel();
+    // kept between steps: a fresh buffer of this size would be a fresh mapping, page-faulted in every step
+    Tensor& flat = flat_grads_[experts ? 1 : 0];
+    if (!flat.defined() || flat.numel() != total) flat = Tensor::empty({total});
+    flat.fill(0.f);
+    int64_t at = 0;
+    for (const optim::ParamRef& p : params) {
+      if (p.frozen || is_expert_tensor(p.name) != experts) continue;
+      p.var.set_grad(flat.slice_rows(at, at + p.var.numel()).reshape(p.var.shape()));  // backward adds into it
+      at += p.var.numel();
+    }
+  }
+}
+
 void Distributed::average_gradients(const std::vector<optim::ParamRef>& params) const {
   if (single()) return;
   // replicated parameters over every process, experts over their replicas: one flat buffer each
   for (const bool experts : {false, true}) {
     comm::Communicator* comm = experts ? replica_group_.get() : world_;
-    if (comm->size() == 1) {  // one replica (expert parallel over every process): only the scaling
-      for (const optim::ParamRef& p : params) {
-        if (p.frozen || is_expert_tensor(p.name) != experts) continue;
-        if (!p.var.has_grad()) {  // as the all-reduce below would: a zero gradient
-          p.var.set_grad(Tensor::zeros(p.var.shape()));
-          continue;
-        }
-        float* g = p.var.grad().data();
-        kernels::scale_forward(g, g, 1.f / static_cast<float>(size_), p.var.numel());
-      }
-      continue;
-    }
+    Tensor& flat = flat_grads_[experts ? 1 : 0];
     int64_t total = 0;
     for (const optim::ParamRef& p : params)
       if (!p.frozen && is_expert_tensor(p.name) == experts) total += p.var.numel();
-    // kept between steps: a fresh buffer of this size would be a fresh mapping, page-faulted in every step
-    std::vector<float>& flat = flat_[experts ? 1 : 0];
-    flat.resize(static_cast<size_t>(total));
+    MOELAB_CHECK(flat.defined() && flat.numel() == total,
+                 "dist: average_gradients without prepare_gradients before the backward pass");
+    // a gradient that is not the buffer's view (set anew since prepare_gradients) is copied in
     int64_t at = 0;
     for (const optim::ParamRef& p : params) {
       if (p.frozen || is_expert_tensor(p.name) != experts) continue;
-      const size_t bytes = static_cast<size_t>(p.var.numel()) * sizeof(float);
-      if (p.var.has_grad())
-        std::memcpy(flat.data() + at, p.var.grad().data(), bytes);
-      else
-        std::memset(flat.data() + at, 0, bytes);
+      Tensor view = flat.slice_rows(at, at + p.var.numel()).reshape(p.var.shape());
+      if (!p.var.has_grad())
+        view.fill(0.f);
+      else if (p.var.grad().data() != view.data())
+        view.copy_from(p.var.grad());
+      p.var.set_grad(view);
       at += p.var.numel();
     }
-    comm->allreduce_sum(flat.data(), total);  // a collective even when empty (all processes call it)
-    const float inv = 1.f / static_cast<float>(size_);
-    at = 0;
-    for (const optim::ParamRef& p : params) {
-      if (p.frozen || is_expert_tensor(p.name) != experts) continue;
-      Tensor g = p.var.has_grad() ? p.var.grad() : Tensor::empty(p.var.shape());
-      float* dst = g.data();
-      for (int64_t i = 0; i < p.var.numel(); ++i) dst[i] = flat[static_cast<size_t>(at + i)] * inv;
-      if (!p.var.has_grad()) p.var.set_grad(g);
-      at += p.var.numel();
-    }
+    if (comm->size() > 1) comm->allreduce_sum(flat.data(), total);  // a collective even when empty
+    // (one replica, i.e. expert parallel over every process: the experts' gradients are complete)
+    kernels::scale_forward(flat.data(), flat.data(), 1.f / static_cast<float>(size_), total);
   }
 }
 

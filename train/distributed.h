@@ -44,8 +44,11 @@ class Distributed {
   double mean(double local) const;
   // True on every process if it is true on any (e.g. a stop signal that reached one first).
   bool any(bool local) const;
-  // Gradients of every trainable parameter summed over the processes that hold it (all of them,
-  // or an expert's replicas) and divided by N, in one flat exchange per kind; missing ones count as 0.
+  // Before the backward pass: every trainable parameter's gradient becomes a zeroed view into one
+  // flat buffer per kind (replicated, experts), so that average_gradients exchanges it in place.
+  void prepare_gradients(const std::vector<optim::ParamRef>& params) const;
+  // After it: gradients summed over the processes that hold the parameter (all of them, or an
+  // expert's replicas) and divided by N, in one flat all-reduce per kind; missing ones count as 0.
   void average_gradients(const std::vector<optim::ParamRef>& params) const;
   // The global L2 norm of the gradients (an expert's counted once, by its owners).
   double grad_norm(const std::vector<optim::ParamRef>& params) const;
@@ -67,7 +70,7 @@ class Distributed {
   std::unique_ptr<comm::Communicator> expert_group_;   // ranks that share one copy of the experts
   std::unique_ptr<comm::Communicator> replica_group_;  // ranks that hold the same experts
   nn::ExpertParallel expert_parallel_;
-  mutable std::vector<float> flat_[2];  // average_gradients' buffers (replicated, experts), reused every step
+  mutable Tensor flat_grads_[2];  // the gradients of (replicated, expert) parameters, reused every step
 };
 
 // True for a routed expert's tensors (transformer.h.L.moe.experts.E.*), which expert parallelism splits.

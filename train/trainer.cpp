@@ -360,6 +360,7 @@ Step forward_backward(Run& run, int64_t step) {
     objective = ops::add(objective, ops::scale(kl, static_cast<float>(cfg.lifelong.kl_weight)));
   }
   s.objective = run.dist->mean(objective.item());
+  run.dist->prepare_gradients(run.opt->params());
   autograd::backward(objective);
   run.dist->average_gradients(run.opt->params());  // every process then holds the one-process gradient
   s.grad_norm = run.dist->grad_norm(run.opt->params());
