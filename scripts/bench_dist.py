@@ -10,7 +10,8 @@ Rounds are interleaved; each figure is the median over rounds of the median over
 forward and backward), allreduce (gradients, losses, statistics) and the rest (compute), from rank
 0's metrics.jsonl; bytes are rank 0's sends per step per MoE layer.
 
-Usage: python3 scripts/bench_dist.py [--moelab build/moelab] [--rounds 3] [--steps 40]
+Usage: python3 scripts/bench_dist.py [--moelab build/moelab] [--rounds 3] [--steps 40] [--json out.json]
+(--json: the medians per case, the input of scripts/project_scaling.py)
 (as root, set OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; it does.)
 """
 import argparse, json, os, statistics, subprocess, tempfile
@@ -45,6 +46,7 @@ def main():
     ap.add_argument("--moelab", default=os.path.join(ROOT, "build", "moelab"))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--json", help="write the medians per case here")
     a = ap.parse_args()
     cases = [("dense-M", 1, 2, M + ["model.moe=null"]), ("dense-M", 2, 1, M + ["model.moe=null"]),
              ("moe-M", 1, 2, M), ("moe-M", 2, 1, M),
@@ -59,6 +61,7 @@ def main():
           "compute ms | all-to-all MB/step/MoE layer | allreduce MB/step |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     base = {}
+    summary = []
     for i, (name, procs, threads, sets) in enumerate(cases):
         med = {k: statistics.median(x[k] for x in results[i]) for k in results[i][0]}
         ep = 2 if any(s.startswith("dist.expert_parallel=2") for s in sets) else 1
@@ -68,6 +71,14 @@ def main():
         print("| %s | %d x %d | %s | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f |" % (
             name, procs, threads, ep if procs > 1 else "-", med["tps"], med["tps"] / base[name], ms, med["a2a_ms"],
             med["ar_ms"], ms - med["a2a_ms"] - med["ar_ms"], med["a2a_mb"] / 3, med["ar_mb"]))
+        summary.append(dict(model=name, processes=procs, threads=threads, expert_parallel=ep if procs > 1 else 1,
+                            tokens_per_step=tokens, moe_layers=3 if name == "moe-M" else 0, step_ms=ms,
+                            alltoall_ms=med["a2a_ms"], allreduce_ms=med["ar_ms"],
+                            compute_ms=ms - med["a2a_ms"] - med["ar_ms"], alltoall_mb=med["a2a_mb"],
+                            allreduce_mb=med["ar_mb"], tokens_per_s=med["tps"], vs_one_process=med["tps"] / base[name]))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(summary, f, indent=1)
 
 
 if __name__ == "__main__":

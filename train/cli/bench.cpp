@@ -1,7 +1,9 @@
 // moelab bench kernels [--repeats R] [--threads-list 1 2]
 // moelab bench model CONFIG [--set ...] [--steps N] [--warmup N] [--vocab V]
+// mpirun -np N moelab bench comm [--sizes BYTES...] [--repeats R]
 #include <iostream>
 
+#include "bench/comm_bench.h"
 #include "bench/kernels_bench.h"
 #include "bench/model_bench.h"
 #include "train/cli/commands.h"
@@ -17,6 +19,7 @@ Run add_bench(CLI::App& app) {
     std::string config;
     std::vector<std::string> sets;
     bench::ModelBenchOptions model;
+    bench::CommBenchOptions comm;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("bench", "Benchmarks");
@@ -32,8 +35,17 @@ Run add_bench(CLI::App& app) {
   model->add_option("--steps", a->model.steps, "Timed steps (median reported)")->check(kPositiveInt);
   model->add_option("--warmup", a->model.warmup, "Untimed steps first")->check(kNonNegativeInt);
   model->add_option("--vocab", a->model.vocab, "Vocabulary size")->check(kPositiveInt);
-  return [a, kernels, &app] {
+  CLI::App* comm = cmd->add_subcommand("comm", "Under mpirun: all-reduce and all-to-all time and bandwidth over "
+                                               "message sizes (the inputs of a scaling projection)");
+  comm->add_option("--sizes", a->comm.sizes, "Bytes per process (default: 8 B to 64 MB, powers of 4)")
+      ->check(CLI::Range(int64_t{4}, int64_t{1} << 30));
+  comm->add_option("--repeats", a->comm.repeats, "Samples per size (median reported)")->check(CLI::Range(1, 1000));
+  return [a, kernels, comm, &app] {
     if (*kernels) return bench::run_kernel_bench(a->kernels, std::cout);
+    if (*comm) {
+      bench::run_comm_bench(comm::world(), a->comm, std::cout);
+      return 0;
+    }
     const train::RunConfig cfg = train::load_config(a->config, a->sets);
     if (app.get_option("--threads")->count() == 0) set_threads(cfg.train.threads);  // --threads wins
     bench::run_model_bench(cfg, a->model, std::cout);
