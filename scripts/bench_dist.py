@@ -6,7 +6,8 @@ layer, E 8, top-2, switch and z losses), trained on the default corpus by `moela
   1 process x 2 threads   against   mpirun -np 2 x 1 thread: data parallel (EP 1), and for moe-M
   also expert parallel (EP 2).
 Rounds are interleaved; each figure is the median over rounds of the median over a run's steps
-(after 10 warm-up steps). Step time is split into all-to-all (expert parallel dispatch and return,
+(after 10 warm-up steps); "vs 1x2" is the median over rounds of the ratio to the same round's
+1-process run (the machine's speed drifts between rounds more than within one), with its range. Step time is split into all-to-all (expert parallel dispatch and return,
 forward and backward), allreduce (gradients, losses, statistics) and the rest (compute), from rank
 0's metrics.jsonl; bytes are rank 0's sends per step per MoE layer.
 
@@ -57,7 +58,7 @@ def main():
             for i, (name, procs, threads, sets) in enumerate(cases):
                 results[i].append(run(a.moelab, procs, threads, sets, a.steps, os.path.join(tmp, "r%d_%d" % (r, i))))
     tokens = 16 * 128
-    print("| model | processes x threads | EP | tokens/s | vs 1x2 | ms/step | all-to-all ms | allreduce ms | "
+    print("| model | processes x threads | EP | tokens/s | vs 1x2 (range) | ms/step | all-to-all ms | allreduce ms | "
           "compute ms | all-to-all MB/step/MoE layer | allreduce MB/step |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     base = {}
@@ -66,16 +67,19 @@ def main():
         med = {k: statistics.median(x[k] for x in results[i]) for k in results[i][0]}
         ep = 2 if any(s.startswith("dist.expert_parallel=2") for s in sets) else 1
         if procs == 1:
-            base[name] = med["tps"]
+            base[name] = i
+        ratios = [x["tps"] / y["tps"] for x, y in zip(results[i], results[base[name]])]
+        ratio = statistics.median(ratios)
         ms = 1e3 * tokens / med["tps"]
-        print("| %s | %d x %d | %s | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f |" % (
-            name, procs, threads, ep if procs > 1 else "-", med["tps"], med["tps"] / base[name], ms, med["a2a_ms"],
+        print("| %s | %d x %d | %s | %.0f | %.2f (%.2f-%.2f) | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f |" % (
+            name, procs, threads, ep if procs > 1 else "-", med["tps"], ratio, min(ratios), max(ratios), ms, med["a2a_ms"],
             med["ar_ms"], ms - med["a2a_ms"] - med["ar_ms"], med["a2a_mb"] / 3, med["ar_mb"]))
         summary.append(dict(model=name, processes=procs, threads=threads, expert_parallel=ep if procs > 1 else 1,
                             tokens_per_step=tokens, moe_layers=3 if name == "moe-M" else 0, step_ms=ms,
                             alltoall_ms=med["a2a_ms"], allreduce_ms=med["ar_ms"],
                             compute_ms=ms - med["a2a_ms"] - med["ar_ms"], alltoall_mb=med["a2a_mb"],
-                            allreduce_mb=med["ar_mb"], tokens_per_s=med["tps"], vs_one_process=med["tps"] / base[name]))
+                            allreduce_mb=med["ar_mb"], tokens_per_s=med["tps"], vs_one_process=ratio,
+                            vs_one_process_range=[min(ratios), max(ratios)]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(summary, f, indent=1)

@@ -16,8 +16,14 @@ expert parallel over groups of 8 (EP 8 x DP P/8: each process holds one expert p
 gradients are all-reduced over the P/8 replicas). The experts are assumed balanced: the measured
 waits for a more loaded process are not projected (they are the compute of the imbalance).
 
-Usage: python3 scripts/project_scaling.py --bench bench.json [--comm comm.json]
-  --comm: validate the model on the link it was measured on: predicted vs measured step at P = 2.
+With --comm (required): the model is first checked on the link it was measured on (P = 2): the
+training run's all-reduce and all-to-all times against the model's. The measured ones are larger
+(the wait for the slower process, and a gradient buffer too big for the cache, which bench comm's
+reused buffers are not); the "calibrated" columns multiply the projected all-reduce by that ratio
+and add the measured all-to-all wait per step to the expert-parallel layouts.
+
+Usage: python3 scripts/project_scaling.py --bench bench.json --comm comm.txt
+  (comm.txt: the output of `mpirun -np 2 moelab bench comm`; its last line is used)
 """
 import argparse, json
 
@@ -42,7 +48,7 @@ def alltoall_s(nbytes, p, a, b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True, help="scripts/bench_dist.py --json output")
-    ap.add_argument("--comm", help="a file holding `moelab bench comm`'s output (its last line is used)")
+    ap.add_argument("--comm", required=True, help="a file holding `moelab bench comm`'s output (its last line is used)")
     a = ap.parse_args()
     cases = json.load(open(a.bench))
     dp = next(c for c in cases if c["model"] == "moe-M" and c["processes"] == 2 and c["expert_parallel"] == 1)
@@ -61,31 +67,35 @@ def main():
           "gradients %.1f MB (%.1f MB replicated, %.1f MB experts); exchanges %.2f MB per MoE layer per step" % (
               tokens, dp["compute_ms"], ep["compute_ms"], ep["alltoall_ms"], grads / MB, replicated / MB,
               experts / MB, exchange / MB))
-    if a.comm:
-        lines = [l for l in open(a.comm) if l.startswith("{")]
-        c = json.loads(lines[-1])
-        lat, bw = c["allreduce_latency_us"] * 1e-6, c["allreduce_bus_gb_s"] * 1e9
-        pred = dp["compute_ms"] / 1e3 + allreduce_s(grads, 2, lat, bw)
-        print("Check on the measured link (bench comm: %.1f us, %.2f GB/s): data parallel at P = 2, predicted "
-              "%.0f ms per step, measured %.0f ms (all-reduce predicted %.0f ms, measured %.0f ms)" % (
-                  lat * 1e6, bw / 1e9, pred * 1e3, dp["step_ms"], allreduce_s(grads, 2, lat, bw) * 1e3,
-                  dp["allreduce_ms"]))
+    lines = [l for l in open(a.comm) if l.startswith("{")]
+    c = json.loads(lines[-1])
+    lat, bw = c["allreduce_latency_us"] * 1e-6, c["allreduce_bus_gb_s"] * 1e9
+    a2a_lat, a2a_bw = c["alltoall_latency_us"] * 1e-6, c["alltoall_bus_gb_s"] * 1e9
+    ar_model = allreduce_s(grads, 2, lat, bw)
+    ar_factor = max(1.0, dp["allreduce_ms"] / 1e3 / ar_model)
+    a2a_model = layers * EXCHANGES_PER_LAYER * alltoall_s(exchange / EXCHANGES_PER_LAYER, 2, a2a_lat, a2a_bw)
+    a2a_wait = max(0.0, ep["alltoall_ms"] / 1e3 - a2a_model)
+    print("Check on the measured link (bench comm at P = 2: all-reduce %.1f us + %.2f GB/s, all-to-all %.1f us + "
+          "%.2f GB/s): all-reduce of the gradients, model %.1f ms, measured in training %.1f ms (ratio %.2f); "
+          "expert-parallel exchanges, model %.1f ms, measured %.1f ms (a wait of %.1f ms per step)" % (
+              lat * 1e6, bw / 1e9, a2a_lat * 1e6, a2a_bw / 1e9, ar_model * 1e3, dp["allreduce_ms"], ar_factor,
+              a2a_model * 1e3, ep["alltoall_ms"], a2a_wait * 1e3))
     print()
-    print("| link | processes | layout | step ms | of which comm ms | tokens/s (projected) | scaling efficiency |")
-    print("|---|---|---|---|---|---|---|")
+    print("| link | processes | layout | step ms | comm ms | tokens/s | efficiency | calibrated: step ms | efficiency |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, b, lat in LINKS:
         for p in (8, 16, 32, 64):
-            rows = []
-            comm = allreduce_s(grads, p, lat, b)
-            rows.append(("DP %d" % p, dp["compute_ms"] / 1e3, comm))
             g = 8
-            comm = (allreduce_s(replicated, p, lat, b) + allreduce_s(experts / g, p // g, lat, b) +
-                    layers * EXCHANGES_PER_LAYER * alltoall_s(exchange / EXCHANGES_PER_LAYER, g, lat, b))
-            rows.append(("EP 8 x DP %d" % (p // g), ep["compute_ms"] / 1e3, comm))
-            for layout, compute, comm in rows:
-                step = compute + comm
-                print("| %s | %d | %s | %.0f | %.0f | %.0f | %.2f |" % (
-                    name, p, layout, step * 1e3, comm * 1e3, p * tokens / step, compute / step))
+            rows = [("DP %d" % p, dp["compute_ms"] / 1e3, allreduce_s(grads, p, lat, b), 0.0, 0.0)]
+            reduce_ = allreduce_s(replicated, p, lat, b) + allreduce_s(experts / g, p // g, lat, b)
+            exch = layers * EXCHANGES_PER_LAYER * alltoall_s(exchange / EXCHANGES_PER_LAYER, g, lat, b)
+            rows.append(("EP 8 x DP %d" % (p // g), ep["compute_ms"] / 1e3, reduce_, exch, a2a_wait))
+            for layout, compute, reduce_, exch, wait in rows:
+                step = compute + reduce_ + exch
+                calibrated = compute + ar_factor * reduce_ + exch + wait
+                print("| %s | %d | %s | %.0f | %.0f | %.0f | %.2f | %.0f | %.2f |" % (
+                    name, p, layout, step * 1e3, (reduce_ + exch) * 1e3, p * tokens / step, compute / step,
+                    calibrated * 1e3, compute / calibrated))
 
 
 if __name__ == "__main__":
