@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "train/report/report.h"
+#include "train/report/report_html.h"
 #include "test_data.h"
 #include "train/report/svg.h"
 
@@ -309,6 +310,23 @@ TEST_CASE("report: corrupt and truncated lines are skipped with their line numbe
   const std::string train_curve = loss.substr(loss.find("data-series=\"train\""));
   CHECK(count(train_curve.substr(0, train_curve.find("/>")), "L") == 2);  // 3 points: steps 10, 20, 30
   CHECK(read_csv(tmp.path / "csv" / "train.csv").size() == 1 + 3);
+}
+
+TEST_CASE("report: a domain x expert matrix that is not a rectangle skips its line (found by fuzz_metrics)") {
+  // Without per-expert arrays, row 0 sets the width; with them, they do.
+  const std::string text = R"({"step": 10, "loss": 3.0, "moe": {"h1": {"domain_expert": [[1, 2], [3]]}}})" "\n"
+                           R"({"step": 20, "loss": 2.9, "moe": {"h1": {"load": [0.5, 0.5], "domain_expert": [[1, 2, 3]]}}})" "\n"
+                           R"({"step": 30, "loss": 2.8, "moe": {"h1": {"domain_expert": [[1, 2], [3, 4]]}}})" "\n";
+  std::ostringstream warn;
+  const train::RunLog log = train::parse_run_log(text, "m.jsonl", warn);
+  CAPTURE(warn.str());
+  REQUIRE(log.warnings.size() == 2);
+  CHECK(log.warnings[0] == "m.jsonl:1: moe.h1.domain_expert[1] has 1 entries but moe.h1.domain_expert[0] has 2; line skipped");
+  CHECK(log.warnings[1] == "m.jsonl:2: moe.h1.domain_expert[0] has 3 entries but moe.h1.load has 2; line skipped");
+  REQUIRE(log.train.size() == 1);
+  CHECK(log.train[0].moe.at(1).domain_expert.size() == 2);
+  const std::string html = train::render_report_html({log});
+  CHECK(html.find("data-layer=\"1\"") != std::string::npos);
 }
 
 TEST_CASE("report: CSV tables read back with the expected rows and values") {

@@ -12,12 +12,12 @@ std::u32string utf8_decode(const std::string& s, const std::string& where) {
   out.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
-    const unsigned char c = s[i];
+    const auto c = static_cast<unsigned char>(s[i]);
     int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
     bool ok = len > 0 && i + len <= s.size();
     char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (int k = 1; ok && k < len; ++k) {
-      const unsigned char cc = s[i + k];
+      const auto cc = static_cast<unsigned char>(s[i + k]);
       ok = (cc >> 6) == 2;
       cp = (cp << 6) | (cc & 0x3F);
     }
@@ -89,7 +89,7 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j) {
 std::vector<int32_t> Tokenizer::encode(const std::string& text, const std::string& where) const {
   std::vector<int32_t> ids;
   if (byte_level_) {
-    for (unsigned char c : text) ids.push_back(c);
+    for (char c : text) ids.push_back(static_cast<unsigned char>(c));
     return ids;
   }
   const std::u32string cps = utf8_decode(text, where);

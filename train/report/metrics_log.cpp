@@ -102,8 +102,16 @@ LayerWindow parse_layer(const json& j, const std::string& where) {
   if (experts > static_cast<size_t>(kMaxExperts))
     throw BadLine(where + "." + first + " has " + std::to_string(experts) + " entries, more than " +
                   std::to_string(kMaxExperts) + " experts");
+  // domain_expert is a rectangle: every row as long as the per-expert arrays (or, without them, row 0)
+  if (first.empty() && !w.domain_expert.empty()) {
+    first = "domain_expert[0]";
+    experts = w.domain_expert[0].size();
+    if (experts > static_cast<size_t>(kMaxExperts))
+      throw BadLine(where + ".domain_expert[0] has " + std::to_string(experts) + " entries, more than " +
+                    std::to_string(kMaxExperts) + " experts");
+  }
   for (size_t d = 0; d < w.domain_expert.size(); ++d)
-    if (!first.empty() && w.domain_expert[d].size() != experts)
+    if (w.domain_expert[d].size() != experts)
       throw BadLine(where + ".domain_expert[" + std::to_string(d) + "] has " +
                     std::to_string(w.domain_expert[d].size()) + " entries but " + where + "." + first + " has " +
                     std::to_string(experts));

@@ -18,7 +18,7 @@ constexpr double kLegendRow = 16;
 
 double text_width(std::string_view s) {
   size_t chars = 0;
-  for (unsigned char c : s) chars += (c & 0xC0) != 0x80;  // count UTF-8 code points, not bytes
+  for (char c : s) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;  // count UTF-8 code points, not bytes
   return chars * kCharWidth;
 }
 
