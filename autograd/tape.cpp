@@ -46,7 +46,9 @@ void record_collective(const char* op, const Var& output, std::function<void()> 
   tape().nodes.back().collective = true;
 }
 
-void backward(const Var& loss) {
+void backward(const Var& loss) { backward(loss, {}); }
+
+void backward(const Var& loss, const std::function<void(size_t node)>& after_node) {
   Tape& t = tape();
   MOELAB_CHECK(loss.defined(), "backward: undefined loss");
   MOELAB_CHECK(loss.numel() == 1, "backward: loss must be a scalar, got shape ", shape_str(loss.shape()));
@@ -64,6 +66,7 @@ void backward(const Var& loss) {
     it->backward = nullptr;
     it->output.clear_grad();
     it->output = Var();
+    if (after_node) after_node(static_cast<size_t>(t.nodes.rend() - it) - 1);
   }
   clear_tape();
 }

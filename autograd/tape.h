@@ -26,6 +26,10 @@ void record_collective(const char* op, const Var& output, std::function<void()> 
 // Throws if the loss was not produced on the current tape (e.g. a second backward after the tape
 // was consumed, or a loss computed under NoGrad).
 void backward(const Var& loss);
+// The same, calling after_node(i) once node i (the i-th recorded, counted from 0) has run: when it
+// is called for i, every node recorded at or after i has run (e.g. a layer's parameters, used only
+// by the nodes its forward recorded, have their whole gradient once its first node has run).
+void backward(const Var& loss, const std::function<void(size_t node)>& after_node);
 
 // Drops every recorded node without running backward (e.g. after a forward-only pass with grad on).
 void clear_tape();

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/tape.h"
+
 namespace moelab::nn {
 
 namespace {
@@ -76,7 +78,10 @@ ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
   Var x = dropout_rows(ops::add(transformer->wte->forward(ids), transformer->wpe->forward(pos)), p, dropout_rng_, part);
   ModelOutput out;
   std::vector<AuxLoss> layer_aux;
+  const bool recording = autograd::grad_enabled();
+  if (recording) block_tape_starts_.assign(transformer->h->size(), 0);
   for (size_t l = 0; l < transformer->h->size(); ++l) {
+    if (recording) block_tape_starts_[l] = autograd::tape_size();
     layer_aux.clear();
     x = (*transformer->h)[l].forward(x, ids, dropout_rng_, &layer_aux, part);
     for (AuxLoss& a : layer_aux) out.aux.push_back({static_cast<int>(l), a.name, a.value});

@@ -62,11 +62,16 @@ class GPT : public Module {
   // they sit, so batch statistics and random draws equal those of one process (docs/distributed.md).
   void set_partition(const BatchPartition& p) { partition_ = p; }
   const BatchPartition& partition() const { return partition_; }
+  // Where each block's nodes start on the tape, from the last forward pass that recorded: block l's
+  // parameters are used only by its nodes, so their gradients are complete once backward has run
+  // node block_tape_starts()[l] (distributed training starts their all-reduce then).
+  const std::vector<size_t>& block_tape_starts() const { return block_tape_starts_; }
 
  private:
   ModelConfig cfg_;
   Rng dropout_rng_;
   BatchPartition partition_;
+  std::vector<size_t> block_tape_starts_;
 };
 
 }  // namespace moelab::nn

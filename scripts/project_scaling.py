@@ -51,7 +51,8 @@ def main():
     ap.add_argument("--comm", required=True, help="a file holding `moelab bench comm`'s output (its last line is used)")
     a = ap.parse_args()
     cases = json.load(open(a.bench))
-    dp = next(c for c in cases if c["model"] == "moe-M" and c["processes"] == 2 and c["expert_parallel"] == 1)
+    dp = next(c for c in cases if c["model"] == "moe-M" and c["processes"] == 2 and c["expert_parallel"] == 1
+              and not c.get("overlap", False))  # the all-reduce in full, not what overlap leaves of it
     ep = next(c for c in cases if c["model"] == "moe-M" and c["processes"] == 2 and c["expert_parallel"] == 2)
     MB = 1 << 20
     grads = dp["allreduce_mb"] * MB  # every gradient (plus a few scalars)

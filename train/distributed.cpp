@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "train/gradient_buckets.h"
 
 namespace moelab::train {
 
@@ -55,7 +56,10 @@ Distributed::Distributed(comm::Communicator* world, const RunConfig& cfg) : worl
   expert_group_ = world_->split(rank_ / ep_, rank_);
   replica_group_ = world_->split(rank_ % ep_, rank_);
   expert_parallel_ = {expert_group_.get(), rank_ % ep_, ep_};
+  grads_ = std::make_unique<GradientBuckets>(*world_, *replica_group_, size_, cfg.dist.overlap);
 }
+
+Distributed::~Distributed() = default;
 
 bool is_expert_tensor(const std::string& name) {
   return name.rfind("transformer.h.", 0) == 0 && name.find(".moe.experts.") != std::string::npos;
@@ -91,51 +95,15 @@ bool Distributed::any(bool local) const {
 }
 
 void Distributed::prepare_gradients(const std::vector<optim::ParamRef>& params) const {
-  if (single()) return;
-  for (const bool experts : {false, true}) {
-    int64_t total = 0;
-    for (const optim::ParamRef& p : params)
-      if (!p.frozen && is_expert_tensor(p.name) == experts) total += p.var.numel();
-    // kept between steps: a fresh buffer of this size would be a fresh mapping, page-faulted in every step
-    Tensor& flat = flat_grads_[experts ? 1 : 0];
-    if (!flat.defined() || flat.numel() != total) flat = Tensor::empty({total});
-    flat.fill(0.f);
-    int64_t at = 0;
-    for (const optim::ParamRef& p : params) {
-      if (p.frozen || is_expert_tensor(p.name) != experts) continue;
-      p.var.set_grad(flat.slice_rows(at, at + p.var.numel()).reshape(p.var.shape()));  // backward adds into it
-      at += p.var.numel();
-    }
-  }
+  if (grads_) grads_->prepare(params);
+}
+
+std::function<void(size_t)> Distributed::gradient_hook(const std::vector<size_t>& block_starts) const {
+  return grads_ ? grads_->hook(block_starts) : std::function<void(size_t)>();
 }
 
 void Distributed::average_gradients(const std::vector<optim::ParamRef>& params) const {
-  if (single()) return;
-  // replicated parameters over every process, experts over their replicas: one flat buffer each
-  for (const bool experts : {false, true}) {
-    comm::Communicator* comm = experts ? replica_group_.get() : world_;
-    Tensor& flat = flat_grads_[experts ? 1 : 0];
-    int64_t total = 0;
-    for (const optim::ParamRef& p : params)
-      if (!p.frozen && is_expert_tensor(p.name) == experts) total += p.var.numel();
-    MOELAB_CHECK(flat.defined() && flat.numel() == total,
-                 "dist: average_gradients without prepare_gradients before the backward pass");
-    // a gradient that is not the buffer's view (set anew since prepare_gradients) is copied in
-    int64_t at = 0;
-    for (const optim::ParamRef& p : params) {
-      if (p.frozen || is_expert_tensor(p.name) != experts) continue;
-      Tensor view = flat.slice_rows(at, at + p.var.numel()).reshape(p.var.shape());
-      if (!p.var.has_grad())
-        view.fill(0.f);
-      else if (p.var.grad().data() != view.data())
-        view.copy_from(p.var.grad());
-      p.var.set_grad(view);
-      at += p.var.numel();
-    }
-    if (comm->size() > 1) comm->allreduce_sum(flat.data(), total);  // a collective even when empty
-    // (one replica, i.e. expert parallel over every process: the experts' gradients are complete)
-    kernels::scale_forward(flat.data(), flat.data(), 1.f / static_cast<float>(size_), total);
-  }
+  if (grads_) grads_->finish(params);
 }
 
 double Distributed::grad_norm(const std::vector<optim::ParamRef>& params) const {
@@ -156,9 +124,11 @@ nlohmann::json Distributed::take_comm_stats() const {
     sum += c->stats();
     c->stats() = comm::CommStats{};
   }
+  int64_t overlapped = 0;
+  if (grads_) sum += grads_->take_stats(&overlapped);
   return {{"alltoall_s", sum.alltoall_seconds},   {"alltoall_mb", sum.alltoall_bytes / 1048576.0},
           {"allreduce_s", sum.allreduce_seconds}, {"allreduce_mb", sum.allreduce_bytes / 1048576.0},
-          {"other_s", sum.other_seconds}};
+          {"overlap_mb", overlapped / 1048576.0}, {"other_s", sum.other_seconds}};
 }
 
 namespace {

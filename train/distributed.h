@@ -5,6 +5,7 @@
 // rows), and logged values are reduced so that rank 0's log equals a one-process run's.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -19,11 +20,14 @@
 
 namespace moelab::train {
 
+class GradientBuckets;
+
 class Distributed {
  public:
   // world = null: one process. Checks what the run needs of N (batch rows, capacity groups,
   // expert_parallel); errors name the key.
   Distributed(comm::Communicator* world, const RunConfig& cfg);
+  ~Distributed();
 
   bool single() const { return size_ == 1; }
   int expert_parallel_size() const { return ep_; }
@@ -44,11 +48,13 @@ class Distributed {
   double mean(double local) const;
   // True on every process if it is true on any (e.g. a stop signal that reached one first).
   bool any(bool local) const;
-  // Before the backward pass: every trainable parameter's gradient becomes a zeroed view into one
-  // flat buffer per kind (replicated, experts), so that average_gradients exchanges it in place.
+  // Gradients summed over the processes that hold the parameter (all of them, or an expert's
+  // replicas) and divided by N, in place in flat buffers (train/gradient_buckets.h):
+  // prepare_gradients before the backward pass, gradient_hook for autograd::backward (with
+  // dist.overlap, each block's all-reduce starts as soon as backward has finished it; block_starts:
+  // nn::GPT::block_tape_starts), average_gradients after it. Missing gradients count as 0.
   void prepare_gradients(const std::vector<optim::ParamRef>& params) const;
-  // After it: gradients summed over the processes that hold the parameter (all of them, or an
-  // expert's replicas) and divided by N, in one flat all-reduce per kind; missing ones count as 0.
+  std::function<void(size_t)> gradient_hook(const std::vector<size_t>& block_starts) const;
   void average_gradients(const std::vector<optim::ParamRef>& params) const;
   // The global L2 norm of the gradients (an expert's counted once, by its owners).
   double grad_norm(const std::vector<optim::ParamRef>& params) const;
@@ -70,7 +76,7 @@ class Distributed {
   std::unique_ptr<comm::Communicator> expert_group_;   // ranks that share one copy of the experts
   std::unique_ptr<comm::Communicator> replica_group_;  // ranks that hold the same experts
   nn::ExpertParallel expert_parallel_;
-  mutable Tensor flat_grads_[2];  // the gradients of (replicated, expert) parameters, reused every step
+  std::unique_ptr<GradientBuckets> grads_;  // null in one process
 };
 
 // True for a routed expert's tensors (transformer.h.L.moe.experts.E.*), which expert parallelism splits.

@@ -361,7 +361,7 @@ Step forward_backward(Run& run, int64_t step) {
   }
   s.objective = run.dist->mean(objective.item());
   run.dist->prepare_gradients(run.opt->params());
-  autograd::backward(objective);
+  autograd::backward(objective, run.dist->gradient_hook(run.model->block_tape_starts()));
   run.dist->average_gradients(run.opt->params());  // every process then holds the one-process gradient
   s.grad_norm = run.dist->grad_norm(run.opt->params());
   return s;

@@ -28,6 +28,14 @@ struct CommStats {
   }
 };
 
+// A collective started and not yet finished: its buffer must stay untouched until wait() returns.
+class Pending {
+ public:
+  virtual ~Pending() = default;
+  virtual bool test() = 0;  // true once finished; each call also lets MPI move the exchange on
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -40,6 +48,9 @@ class Communicator {
   virtual void allreduce_sum(double* data, int64_t n) = 0;
   virtual void allreduce_sum(int64_t* data, int64_t n) = 0;
   virtual void allreduce_max(int64_t* data, int64_t n) = 0;
+  // allreduce_sum(data, n) started and left running (to overlap it with computation); the members
+  // start their pending collectives in the same order. Its time counts at test() and wait().
+  virtual std::unique_ptr<Pending> start_allreduce_sum(float* data, int64_t n) = 0;
   // send[p * per_rank .. (p + 1) * per_rank) goes to member p; recv likewise comes from each member.
   virtual void alltoall(const int64_t* send, int64_t* recv, int64_t per_rank) = 0;
   // send_counts[p] floats to member p (consecutive in `send`), recv_counts[p] from member p

@@ -1,9 +1,11 @@
 // The MPI implementation of core/comm/communicator.h (compiled when MOELAB_MPI is on).
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <vector>
 
 #include "core/comm/communicator.h"
 #include "core/error.h"
@@ -31,6 +33,37 @@ constexpr int64_t kPiece = int64_t{1} << 30;
 // measures the effect on training).
 constexpr int64_t kReducePiece = int64_t{1} << 20;
 
+// Non-blocking all-reduce pieces in flight; the time spent in test() and wait() is the stats'.
+class MpiPending : public Pending {
+ public:
+  MpiPending(std::vector<MPI_Request> requests, CommStats& stats) : requests_(std::move(requests)), stats_(stats) {}
+  ~MpiPending() override {  // never leave MPI writing into a buffer that may be freed
+    if (!done_) MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  }
+  bool test() override {
+    if (done_) return true;
+    const double t0 = now();
+    int flag = 0;
+    check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+    stats_.allreduce_seconds += now() - t0;
+    done_ = flag != 0;
+    return done_;
+  }
+  void wait() override {
+    if (done_) return;
+    const double t0 = now();
+    check(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    stats_.allreduce_seconds += now() - t0;
+    done_ = true;
+  }
+
+ private:
+  std::vector<MPI_Request> requests_;
+  CommStats& stats_;
+  bool done_ = false;
+};
+
 class Mpi : public Communicator {
  public:
   explicit Mpi(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
@@ -49,6 +82,19 @@ class Mpi : public Communicator {
   void allreduce_sum(double* data, int64_t n) override { reduce(data, n, MPI_DOUBLE, MPI_SUM, sizeof(double)); }
   void allreduce_sum(int64_t* data, int64_t n) override { reduce(data, n, MPI_INT64_T, MPI_SUM, sizeof(int64_t)); }
   void allreduce_max(int64_t* data, int64_t n) override { reduce(data, n, MPI_INT64_T, MPI_MAX, sizeof(int64_t)); }
+  std::unique_ptr<Pending> start_allreduce_sum(float* data, int64_t n) override {
+    const double t0 = now();
+    std::vector<MPI_Request> requests;
+    for (int64_t done = 0; done < n; done += kReducePiece) {
+      requests.emplace_back();
+      check(MPI_Iallreduce(MPI_IN_PLACE, data + done, static_cast<int>(std::min(kReducePiece, n - done)), MPI_FLOAT,
+                           MPI_SUM, comm_, &requests.back()),
+            "MPI_Iallreduce");
+    }
+    stats_.allreduce_seconds += now() - t0;
+    stats_.allreduce_bytes += n * static_cast<int64_t>(sizeof(float));
+    return std::make_unique<MpiPending>(std::move(requests), stats_);
+  }
 
   void alltoall(const int64_t* send, int64_t* recv, int64_t per_rank) override {
     MOELAB_CHECK(per_rank <= INT_MAX, "MPI alltoall: ", per_rank, " values per process is too many");

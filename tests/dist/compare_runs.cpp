@@ -6,7 +6,8 @@
 // on N processes with expert_parallel EP logs (docs/metrics.md): `dist` with those counts, an
 // all-to-all volume only under expert parallelism, and per MoE layer `recv_per_rank` with N entries
 // that add up to the rows the experts kept and (expert parallel) the layer's own all-to-all volume,
-// the layers' together no more than the row's.
+// the layers' together no more than the row's; with dist.overlap (the start row's config), every
+// row after the first reports gradient all-reduce started during backward (`overlap_mb` > 0), without, none.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -39,11 +40,20 @@ bool check_dist_rows(const std::string& run, int64_t processes, int64_t expert_p
   std::string line;
   int64_t rows = 0, layers = 0;
   double alltoall_mb = 0;
+  bool overlap = true;  // dist.overlap, from the start row's config
   while (std::getline(in, line)) {
     const nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("config")) overlap = j["config"]["dist"].value("overlap", true);
     if (!j.contains("loss")) continue;  // training rows only
     ++rows;
     const std::string at = "step " + std::to_string(j.value("step", -1));
+    // with overlap every step after the first (which checks the buckets) starts gradient sums during backward
+    const double overlap_mb = j.contains("dist") ? j["dist"].value("overlap_mb", -1.0) : -1.0;
+    if (rows > 1 && (overlap ? !(overlap_mb > 0) : overlap_mb != 0)) {
+      std::printf("dist rows: %s: overlap_mb %g with dist.overlap %s\n", at.c_str(), overlap_mb,
+                  overlap ? "true" : "false");
+      return false;
+    }
     if (!j.contains("dist") || j["dist"].value("processes", -1) != processes ||
         j["dist"].value("expert_parallel", -1) != expert_parallel) {
       std::printf("dist rows: %s has no dist.processes=%lld, dist.expert_parallel=%lld\n", at.c_str(),

@@ -20,6 +20,7 @@ case "$case_name" in
   aux_free)     set_args=(--set model.moe.router.bias_rate=0.01) ;;
   noisy_topk)   set_args=(--set model.moe.router.type=noisy_topk --set model.moe.router.renorm=false) ;;
   dropout)      set_args=(--set model.dropout=0.1 --set model.moe.router.random_second=0.2 --set model.moe.top_k=2) ;;
+  no_overlap)   set_args=(--set model.moe.top_k=2 --set model.moe.router.renorm=true --set dist.overlap=false) ;;
   expert_choice) set_args=(--set model.moe.router.type=expert_choice --set model.moe.router.renorm=false
                            --set model.moe.capacity.groups=4) ;;
   *) fail "unknown case $case_name" ;;

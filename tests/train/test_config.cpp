@@ -141,7 +141,7 @@ const char* kAllKeysA = R"({
             "betas": [0.8, 0.9], "eps": 1e-6, "weight_decay": 0.05, "momentum": 0.5, "grad_clip": 0.7, "params": {"z": 3}},
   "lifelong": {"init_from": "runs/a", "freeze_old_experts": false, "freeze_old_router_rows": false,
                "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t"},
-  "dist": {"expert_parallel": 2}})";
+  "dist": {"expert_parallel": 2, "overlap": false}})";
 const char* kAllKeysB = R"({"model": {"moe": {"num_experts": 4, "top_k": 1, "pattern": "DMDM",
                                           "router": {"topk_softmax": true}}}})";
 }  // namespace

@@ -52,6 +52,7 @@ struct LifelongConfig {
 // Training across processes (docs/distributed.md): `mpirun -np N moelab train ...`.
 struct DistConfig {
   int expert_parallel = 1;  // processes that share one copy of the experts (EP); DP = N / EP replicas of each
+  bool overlap = true;      // start each block's gradient all-reduce while backward goes on with the blocks below
 };
 
 struct RunConfig {

@@ -199,6 +199,9 @@ std::vector<Key> make_keys() {
              "processes that share one copy of the experts (EP); must divide the process count and every MoE "
              "layer's experts; DP = processes / EP")
           .min(1),
+      boolean("dist.overlap", FIELD(dist.overlap),
+              "start each block's gradient all-reduce as soon as backward has finished the block, while it goes on "
+              "with the blocks below (false: all at the end of backward)"),
   };
 }
 
