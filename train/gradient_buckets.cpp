@@ -31,6 +31,12 @@ GradientBuckets::GradientBuckets(comm::Communicator& replicated, comm::Communica
 }
 
 void GradientBuckets::layout(const std::vector<optim::ParamRef>& params) {
+  // a different set of parameters (names, sizes, frozen) is checked again on its first step
+  std::string signature;
+  for (const optim::ParamRef& p : params)
+    signature += p.name + ":" + std::to_string(p.var.numel()) + (p.frozen ? "f;" : ";");
+  if (signature != signature_) checked_ = false;
+  signature_ = std::move(signature);
   std::vector<int> block(params.size());
   int last = -1;
   for (size_t i = 0; i < params.size(); ++i) last = std::max(last, block[i] = block_of(params[i].name));
@@ -49,7 +55,7 @@ void GradientBuckets::layout(const std::vector<optim::ParamRef>& params) {
         k.params.push_back(i);
       }
       k.end = at[kind];
-      if (k.end > k.begin) buckets_.push_back(std::move(k));
+      if (!k.params.empty()) buckets_.push_back(std::move(k));  // (zero-size parameters too: they hold an index)
     }
   for (int kind = 0; kind < 2; ++kind)
     if (!flat_[kind].defined() || flat_[kind].numel() != at[kind]) flat_[kind] = Tensor::empty({at[kind]});
@@ -101,6 +107,7 @@ void GradientBuckets::start(size_t bucket, bool during_backward) {
 void GradientBuckets::check_unchanged(const std::vector<optim::ParamRef>& params) const {
   for (size_t k = 0; k < next_; ++k) {
     const Bucket& b = buckets_[k];
+    if (b.end == b.begin) continue;  // zero-size parameters only
     const float* then = copies_[k].data();
     const float* now = flat_[b.kind].data() + b.begin;
     if (std::memcmp(then, now, static_cast<size_t>(b.end - b.begin) * sizeof(float)) == 0) continue;

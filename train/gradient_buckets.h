@@ -6,7 +6,9 @@
 // block's first node (its parameters are used by its own nodes only, so their gradients are
 // complete), while backward goes on with the blocks below; the rest start at the end. The first
 // step checks that assumption instead of trusting it: it only copies each bucket where it would
-// start, and compares at the end.
+// start, and compares at the end. (A use outside the block that adds exactly 0 on that step
+// escapes the check; moelab's layers have none, a custom layer that shares a parameter across
+// blocks should say dist.overlap=false.)
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -53,6 +55,7 @@ class GradientBuckets {
   int processes_;
   bool overlap_;
   bool checked_ = false;  // the first step with overlap checks instead of starting early
+  std::string signature_;  // of the parameters laid out: a new set is checked again
   Tensor flat_[2];        // kept between steps: a fresh buffer would be page-faulted in every step
   std::vector<Bucket> buckets_;  // in start order
   std::vector<int64_t> param_offset_;  // per parameter of prepare(): where its gradient sits in its buffer

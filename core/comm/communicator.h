@@ -49,7 +49,8 @@ class Communicator {
   virtual void allreduce_sum(int64_t* data, int64_t n) = 0;
   virtual void allreduce_max(int64_t* data, int64_t n) = 0;
   // allreduce_sum(data, n) started and left running (to overlap it with computation); the members
-  // start their pending collectives in the same order. Its time counts at test() and wait().
+  // start their pending collectives in the same order. Starting it and wait() count as all-reduce
+  // time; test() is a poll and does not.
   virtual std::unique_ptr<Pending> start_allreduce_sum(float* data, int64_t n) = 0;
   // send[p * per_rank .. (p + 1) * per_rank) goes to member p; recv likewise comes from each member.
   virtual void alltoall(const int64_t* send, int64_t* recv, int64_t per_rank) = 0;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <exception>
 #include <vector>
 
 #include "core/comm/communicator.h"
@@ -36,17 +37,20 @@ constexpr int64_t kReducePiece = int64_t{1} << 20;
 // Non-blocking all-reduce pieces in flight; the time spent in test() and wait() is the stats'.
 class MpiPending : public Pending {
  public:
-  MpiPending(std::vector<MPI_Request> requests, CommStats& stats) : requests_(std::move(requests)), stats_(stats) {}
-  ~MpiPending() override {  // never leave MPI writing into a buffer that may be freed
-    if (!done_) MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  explicit MpiPending(CommStats& stats) : stats_(stats) {}
+  // Never leave MPI writing into a buffer that may be freed; but while an error unwinds the
+  // stack the process is about to end every process (MPI_Abort), and a wait for peers that will
+  // not come would keep it from getting there.
+  ~MpiPending() override {
+    if (!done_ && std::uncaught_exceptions() == 0)
+      MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
   }
-  bool test() override {
+  void add(MPI_Request r) { requests_.push_back(r); }
+  bool test() override {  // a poll, not a wait: not counted as time in the all-reduce
     if (done_) return true;
-    const double t0 = now();
     int flag = 0;
     check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE),
           "MPI_Testall");
-    stats_.allreduce_seconds += now() - t0;
     done_ = flag != 0;
     return done_;
   }
@@ -84,16 +88,17 @@ class Mpi : public Communicator {
   void allreduce_max(int64_t* data, int64_t n) override { reduce(data, n, MPI_INT64_T, MPI_MAX, sizeof(int64_t)); }
   std::unique_ptr<Pending> start_allreduce_sum(float* data, int64_t n) override {
     const double t0 = now();
-    std::vector<MPI_Request> requests;
+    auto pending = std::make_unique<MpiPending>(stats_);  // owns the pieces started so far, even if one fails
     for (int64_t done = 0; done < n; done += kReducePiece) {
-      requests.emplace_back();
+      MPI_Request r = MPI_REQUEST_NULL;
       check(MPI_Iallreduce(MPI_IN_PLACE, data + done, static_cast<int>(std::min(kReducePiece, n - done)), MPI_FLOAT,
-                           MPI_SUM, comm_, &requests.back()),
+                           MPI_SUM, comm_, &r),
             "MPI_Iallreduce");
+      pending->add(r);
     }
     stats_.allreduce_seconds += now() - t0;
     stats_.allreduce_bytes += n * static_cast<int64_t>(sizeof(float));
-    return std::make_unique<MpiPending>(std::move(requests), stats_);
+    return pending;
   }
 
   void alltoall(const int64_t* send, int64_t* recv, int64_t per_rank) override {

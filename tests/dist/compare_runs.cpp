@@ -41,15 +41,20 @@ bool check_dist_rows(const std::string& run, int64_t processes, int64_t expert_p
   int64_t rows = 0, layers = 0;
   double alltoall_mb = 0;
   bool overlap = true;  // dist.overlap, from the start row's config
+  int64_t attempt_rows = 0;  // training rows since the last start row
   while (std::getline(in, line)) {
     const nlohmann::json j = nlohmann::json::parse(line);
-    if (j.contains("config")) overlap = j["config"]["dist"].value("overlap", true);
+    if (j.contains("config")) {  // a start row: a resumed run's first step checks again
+      overlap = j["config"]["dist"].value("overlap", true);
+      attempt_rows = 0;
+    }
     if (!j.contains("loss")) continue;  // training rows only
     ++rows;
+    ++attempt_rows;
     const std::string at = "step " + std::to_string(j.value("step", -1));
     // with overlap every step after the first (which checks the buckets) starts gradient sums during backward
     const double overlap_mb = j.contains("dist") ? j["dist"].value("overlap_mb", -1.0) : -1.0;
-    if (rows > 1 && (overlap ? !(overlap_mb > 0) : overlap_mb != 0)) {
+    if (attempt_rows > 1 && (overlap ? !(overlap_mb > 0) : overlap_mb != 0)) {
       std::printf("dist rows: %s: overlap_mb %g with dist.overlap %s\n", at.c_str(), overlap_mb,
                   overlap ? "true" : "false");
       return false;

@@ -76,4 +76,27 @@ TEST_CASE("gradient buckets: the first step catches a gradient that changes afte
   CHECK(params[1].var.grad().data()[0] == 2.f);
 }
 
+TEST_CASE("gradient buckets: zero-size parameters keep their own bucket; a new parameter set is checked again") {
+  comm::Communicator& world = comm::world();
+  std::vector<optim::ParamRef> params = {param("transformer.h.0.empty", 0), param("transformer.h.1.attn.w", 2)};
+  train::GradientBuckets buckets(world, world, 1, /*overlap=*/true);
+  for (int step = 0; step < 2; ++step) {  // the check step, then one that starts early
+    buckets.prepare(params);
+    fake_backward(buckets.hook({2, 6}), [&](size_t node) {
+      if (node == 8) params[1].var.grad_accum()[1] += 3.f;
+    });
+    buckets.finish(params);
+    CHECK(params[0].var.grad().numel() == 0);
+    CHECK(params[1].var.grad().data()[1] == 3.f);
+  }
+  // a parameter appears (e.g. lifelong expansion) and is used outside its block: caught again
+  params.push_back(param("transformer.h.1.mlp.w", 2));
+  buckets.prepare(params);
+  fake_backward(buckets.hook({2, 6}), [&](size_t node) {
+    if (node == 7 || node == 0) params[2].var.grad_accum()[0] += 1.f;
+  });
+  CHECK_THROWS_WITH_AS(buckets.finish(params), doctest::Contains("the gradient of transformer.h.1.mlp.w changed"),
+                       Error);
+}
+
 }  // namespace moelab
