@@ -30,13 +30,19 @@ GradientBuckets::GradientBuckets(comm::Communicator& replicated, comm::Communica
   comms_[1] = experts.split(0, experts.rank());
 }
 
+bool GradientBuckets::laid_out_for(const std::vector<optim::ParamRef>& params) const {
+  if (params.size() != laid_out_.size()) return false;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].name != laid_out_[i].name || params[i].var.numel() != laid_out_[i].numel ||
+        params[i].frozen != laid_out_[i].frozen)
+      return false;
+  return true;
+}
+
 void GradientBuckets::layout(const std::vector<optim::ParamRef>& params) {
-  // a different set of parameters (names, sizes, frozen) is checked again on its first step
-  std::string signature;
-  for (const optim::ParamRef& p : params)
-    signature += p.name + ":" + std::to_string(p.var.numel()) + (p.frozen ? "f;" : ";");
-  if (signature != signature_) checked_ = false;
-  signature_ = std::move(signature);
+  checked_ = false;  // a new set of parameters is checked again on its first step
+  laid_out_.clear();
+  for (const optim::ParamRef& p : params) laid_out_.push_back({p.name, p.var.numel(), p.frozen});
   std::vector<int> block(params.size());
   int last = -1;
   for (size_t i = 0; i < params.size(); ++i) last = std::max(last, block[i] = block_of(params[i].name));
@@ -68,7 +74,7 @@ Tensor GradientBuckets::view(const std::vector<optim::ParamRef>& params, size_t 
 
 void GradientBuckets::prepare(const std::vector<optim::ParamRef>& params) {
   MOELAB_CHECK(pending_.empty(), "gradient buckets: prepare() while an all-reduce is still running");
-  layout(params);
+  if (!laid_out_for(params)) layout(params);  // once, unless the parameters change
   for (Tensor& f : flat_) f.fill(0.f);
   for (size_t i = 0; i < params.size(); ++i)
     if (param_bucket_[i] != SIZE_MAX) params[i].var.set_grad(view(params, i));  // backward adds into it

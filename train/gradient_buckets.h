@@ -46,6 +46,7 @@ class GradientBuckets {
     int64_t begin, end;
     std::vector<size_t> params;  // indices into the params of prepare()
   };
+  bool laid_out_for(const std::vector<optim::ParamRef>& params) const;
   void layout(const std::vector<optim::ParamRef>& params);
   Tensor view(const std::vector<optim::ParamRef>& params, size_t i) const;  // params[i]'s gradient in a buffer
   void start(size_t bucket, bool during_backward);
@@ -55,7 +56,12 @@ class GradientBuckets {
   int processes_;
   bool overlap_;
   bool checked_ = false;  // the first step with overlap checks instead of starting early
-  std::string signature_;  // of the parameters laid out: a new set is checked again
+  struct ParamKey {
+    std::string name;
+    int64_t numel;
+    bool frozen;
+  };
+  std::vector<ParamKey> laid_out_;  // the parameters the layout is for
   Tensor flat_[2];        // kept between steps: a fresh buffer would be page-faulted in every step
   std::vector<Bucket> buckets_;  // in start order
   std::vector<int64_t> param_offset_;  // per parameter of prepare(): where its gradient sits in its buffer

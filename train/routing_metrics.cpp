@@ -59,7 +59,6 @@ void RoutingWindow::reset() {
   has_probs_ = false;
   domain_expert_.assign(D_, std::vector<double>(E_, 0.0));
   aux_sum_.clear();
-  received_ = 0;
   received_per_rank_.clear();
 }
 
@@ -67,7 +66,6 @@ void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& doma
                         const std::vector<std::pair<std::string, double>>& aux) {
   ++forwards_;
   tokens_ += s.tokens;
-  received_ += static_cast<double>(s.received);
   for (int64_t e = 0; e < E_; ++e) {
     routed_[e] += static_cast<double>(s.routed[e]);
     kept_[e] += static_cast<double>(s.kept[e]);
@@ -90,8 +88,6 @@ void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& doma
 }
 
 void RoutingWindow::sum_over(comm::Communicator& comm) {
-  received_per_rank_.clear();  // the expert load of each process: how even expert parallelism is
-  for (const std::string& r : comm.allgather(std::to_string(received_))) received_per_rank_.push_back(std::stod(r));
   std::vector<double> v;  // every additive field, flat, in a fixed order
   v.push_back(static_cast<double>(tokens_));
   v.push_back(entropy_sum_);
@@ -100,6 +96,10 @@ void RoutingWindow::sum_over(comm::Communicator& comm) {
   v.insert(v.end(), prob_sum_.begin(), prob_sum_.end());
   for (const auto& row : domain_expert_) v.insert(v.end(), row.begin(), row.end());
   for (const auto& a : aux_sum_) v.push_back(a.second / comm.size());  // each process's mean over its rows
+  // the rows each process's experts computed (its own slot, 0 in the others'): how even expert parallelism is
+  const size_t per_rank = v.size();
+  v.resize(per_rank + static_cast<size_t>(comm.size()), 0.0);
+  v[per_rank + static_cast<size_t>(comm.rank())] = std::accumulate(kept_.begin(), kept_.end(), 0.0);
   comm.allreduce_sum(v.data(), static_cast<int64_t>(v.size()));
   size_t at = 0;
   tokens_ = static_cast<int64_t>(v[at++]);
@@ -110,6 +110,7 @@ void RoutingWindow::sum_over(comm::Communicator& comm) {
   for (auto& row : domain_expert_)
     for (double& x : row) x = v[at++];
   for (auto& a : aux_sum_) a.second = v[at++];
+  received_per_rank_.assign(v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
 }
 
 nlohmann::json RoutingWindow::to_json(const std::vector<float>& bias) const {

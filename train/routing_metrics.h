@@ -45,7 +45,6 @@ class RoutingWindow {
   bool has_probs_ = false;
   std::vector<std::vector<double>> domain_expert_;
   std::vector<std::pair<std::string, double>> aux_sum_;
-  double received_ = 0;                    // rows this process's experts were given
   std::vector<double> received_per_rank_;  // a distributed run's, per process (filled by sum_over)
 };
 

@@ -31,17 +31,13 @@ Var exchange_rows(const Var& x, const std::vector<int64_t>& send_counts, const s
   MOELAB_CHECK(sent == x.size(0), "exchange_rows: send counts add up to ", sent, " rows, the input has ", x.size(0));
   Var y(Tensor::empty({received, cols}));
   const std::vector<int64_t> send_floats = times(send_counts, cols), recv_floats = times(recv_counts, cols);
-  const comm::CommStats before = comm.stats();
-  comm.alltoallv(x.data(), send_floats, y.data(), recv_floats);
-  if (account) *account += comm.stats() - before;
+  comm::accounted(comm, account, [&] { comm.alltoallv(x.data(), send_floats, y.data(), recv_floats); });
   if (!autograd::needs_grad({x})) return y;
   comm::Communicator* c = &comm;
   autograd::record_collective("exchange_rows", y, [x, y, send_floats, recv_floats, c, account] {
     const Tensor dy = y.has_grad() ? y.grad() : Tensor::zeros(y.shape());
     Tensor back = Tensor::empty(x.shape());
-    const comm::CommStats before = c->stats();
-    c->alltoallv(dy.data(), recv_floats, back.data(), send_floats);
-    if (account) *account += c->stats() - before;
+    comm::accounted(*c, account, [&] { c->alltoallv(dy.data(), recv_floats, back.data(), send_floats); });
     kernels::axpy(x.grad_accum(), back.data(), 1.f, x.numel());
   });
   return y;

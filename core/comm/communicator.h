@@ -77,6 +77,15 @@ class Communicator {
   CommStats stats_;
 };
 
+// Runs f(), a call of comm's, and adds what it cost (time, bytes) to *account when there is one:
+// comm's stats count every call, an account only some (e.g. one layer's exchanges).
+template <class F>
+void accounted(Communicator& comm, CommStats* account, F&& f) {
+  const CommStats before = comm.stats();
+  f();
+  if (account) *account += comm.stats() - before;
+}
+
 // Starts MPI if this program was launched by mpirun (and built with it); call once, first thing in
 // main. Safe to call in a build without MPI or without mpirun.
 void init(int* argc, char*** argv);

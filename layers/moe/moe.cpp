@@ -4,7 +4,6 @@
 #include "layers/moe/capacity.h"
 
 #include <algorithm>
-#include <numeric>
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -106,7 +105,6 @@ Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux
     stats_.capacity = cap;
     stats_.kept.resize(cfg_.num_experts);
     for (int64_t e = 0; e < cfg_.num_experts; ++e) stats_.kept[e] = plan.kept(e);
-    stats_.received = std::accumulate(stats_.kept.begin(), stats_.kept.end(), int64_t{0});
   }
   stats_.mean_prob.clear();
   stats_.mean_token_entropy = 0;
@@ -200,19 +198,16 @@ Var MoE::forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_
     meta[3 * pos + 1] = slot[a];
     meta[3 * pos + 2] = as[a].expert;
   }
-  comm::CommStats& account = *exchange_stats_;
-  comm::CommStats before = group.stats();
+  comm::CommStats* account = exchange_stats_.get();
   std::vector<int64_t> recv_counts(P);
-  group.alltoall(send_counts.data(), recv_counts.data(), 1);
-  account += group.stats() - before;
+  comm::accounted(group, account, [&] { group.alltoall(send_counts.data(), recv_counts.data(), 1); });
   int64_t R = 0;
   for (int64_t c : recv_counts) R += c;
-  Var x_recv = ops::exchange_rows(ops::gather_rows(xf, send_token), send_counts, recv_counts, group, &account);
+  Var x_recv = ops::exchange_rows(ops::gather_rows(xf, send_token), send_counts, recv_counts, group, account);
   std::vector<int64_t> meta_recv(3 * R), meta_send_counts(P), meta_recv_counts(P);
   for (int64_t p = 0; p < P; ++p) meta_send_counts[p] = 3 * send_counts[p], meta_recv_counts[p] = 3 * recv_counts[p];
-  before = group.stats();
-  group.alltoallv(meta.data(), meta_send_counts, meta_recv.data(), meta_recv_counts);
-  account += group.stats() - before;
+  comm::accounted(group, account,
+                  [&] { group.alltoallv(meta.data(), meta_send_counts, meta_recv.data(), meta_recv_counts); });
 
   // 2. the owner: one process's priority order over the group's assignments, capacity, experts
   std::vector<int64_t> order(R);
@@ -244,13 +239,12 @@ Var MoE::forward_expert_parallel(const Var& xf, const Routing& r, int64_t token_
   Var y_recv = ops::moe_experts(x_recv, plan, Var(), ev, shape_);
 
   // 3. back to the tokens' processes; 4. weighted by the gates, added per token
-  Var y_back = ops::exchange_rows(y_recv, recv_counts, send_counts, group, &account);
+  Var y_back = ops::exchange_rows(y_recv, recv_counts, send_counts, group, account);
   Var gates;
   if (r.gates.defined())
     gates = ops::reshape(ops::gather_rows(ops::reshape(r.gates, {r.gates.numel(), 1}), send_gate), {A});
   stats_.capacity = cap;
   stats_.kept = kept;  // this process's experts; the others' are counted by their owners
-  stats_.received = std::accumulate(kept.begin(), kept.end(), int64_t{0});  // rows these experts computed
   return ops::scatter_add_rows(y_back, send_token, N, gates);
 }
 

@@ -16,7 +16,6 @@ struct MoeStats {
   int64_t capacity = -1;         // per expert; -1 = dropless
   std::vector<int64_t> routed;   // [E] assignments before capacity
   std::vector<int64_t> kept;     // [E] after capacity
-  int64_t received = 0;          // rows this process's experts computed (expert parallel: for the whole group)
   std::vector<double> mean_prob; // [E] mean routing probability (empty when the router has none)
   double mean_token_entropy = 0; // mean over tokens of the routing distribution's entropy (nats)
   std::vector<int32_t> assigned_token, assigned_expert;  // every assignment before capacity
