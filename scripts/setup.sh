@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make libopenblas-openmp-dev libopenblas0-openmp nlohmann-json3-dev doctest-dev libcli11-dev fortunes
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin libicu-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

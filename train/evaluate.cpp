@@ -57,11 +57,13 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
     const int64_t n = std::min<int64_t>(opts.batches, available);
     const bool grads = !opts.grads_out.empty() && &name == &sets.front().first;
     double ce = 0, total = 0;
+    std::vector<Batch> evaluated;  // kept only for their targets' bytes
     int64_t routed = 0, kept = 0;  // assignments before and after capacity, over all MoE layers
     std::set<int64_t> capacities;  // per expert, of each MoE layer (-1: dropless)
     std::map<std::string, double> aux;
     for (int64_t i = 0; i < n; ++i) {
       Batch b = sequential_batch(s, opts.batch, T, i);
+      evaluated.push_back(Batch{IndexTensor(), b.targets, {}});
       nn::ModelOutput r = lm.model->forward(b.ids, b.targets);
       ce += r.loss.item();
       total += r.total.item();
@@ -79,7 +81,10 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
     losses.push_back(ce / n);
     char line[64];
     std::snprintf(line, sizeof line, "%.6f", losses.back());
-    out << name << ": loss " << line << " (" << n << " batches of " << opts.batch << "x" << T << ")";
+    out << name << ": loss " << line;
+    std::snprintf(line, sizeof line, "%.6f",
+                  losses.back() / std::log(2.0) * targets_per_byte(evaluated, lm.tokenizer.bytes_per_token()));
+    out << " bpb " << line << " (" << n << " batches of " << opts.batch << "x" << T << ")";
     if (!aux.empty()) {
       std::snprintf(line, sizeof line, "%.6f", total / n);
       out << " total " << line;

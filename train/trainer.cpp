@@ -61,6 +61,7 @@ struct Run {
   std::unique_ptr<optim::Optimizer> opt;
   TrainState state;                             // where training starts (0, or the resumed step)
   std::vector<Batch> val_batches, train_eval_batches;  // fixed: drawn once, seeded
+  double val_targets_per_byte = NAN, train_targets_per_byte = NAN;  // for bits per byte
   Rng sampler{0, 2};
   std::vector<int32_t> replay;                  // train.batch_offsets
   std::ofstream metrics;
@@ -231,6 +232,9 @@ void prepare_batches(Run& run) {
   for (int i = 0; i < cfg.train.eval_iters; ++i) run.val_batches.push_back(sample_batch(run.corpus.val, B, T, eval_rng));
   for (int i = 0; i < cfg.train.eval_iters; ++i)
     run.train_eval_batches.push_back(sample_batch(run.corpus.train, B, T, eval_rng));
+  const std::vector<int> bytes_per_token = run.corpus.tokenizer.bytes_per_token();
+  run.val_targets_per_byte = targets_per_byte(run.val_batches, bytes_per_token);
+  run.train_targets_per_byte = targets_per_byte(run.train_eval_batches, bytes_per_token);
   run.sampler = Rng(cfg.train.seed, 2);
   run.sampler.set_counter(run.state.sampler_counter);
   if (cfg.train.batch_offsets.empty()) return;
@@ -322,13 +326,20 @@ void evaluate(Run& run, int64_t step, std::ostream& log) {
   const bool routing = run.cfg.train.routing_metrics && !run.eval_routing->empty();
   run.val_loss = mean_loss(*run.model, *run.dist, run.val_batches, routing ? run.eval_routing.get() : nullptr);
   const double train_loss = mean_loss(*run.model, *run.dist, run.train_eval_batches, nullptr);
+  // bits per byte: the loss in bits over the bytes of text the targets stand for (any tokenizer)
+  const double val_bpb = run.val_loss / std::log(2.0) * run.val_targets_per_byte;
+  const double train_bpb = train_loss / std::log(2.0) * run.train_targets_per_byte;
   nlohmann::json row{{"step", step}, {"val_loss", run.val_loss}, {"train_loss", train_loss}};
+  if (std::isfinite(val_bpb) && std::isfinite(train_bpb)) {
+    row["val_bpb"] = val_bpb;
+    row["train_bpb"] = train_bpb;
+  }
   if (routing) row["moe"] = run.eval_routing->take(run.dist->world());
   write_row(run, row);
   if (run.tty) log << "\r\033[K";
   char line[160];
-  std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f\n", static_cast<long long>(step),
-                train_loss, run.val_loss);
+  std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f  val bpb %.4f\n",
+                static_cast<long long>(step), train_loss, run.val_loss, val_bpb);
   log << line << std::flush;
 }
 

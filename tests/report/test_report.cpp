@@ -350,7 +350,8 @@ TEST_CASE("report: CSV tables read back with the expected rows and values") {
 
   const auto ev = read_csv(fx.tmp.path / "tables" / "eval.csv");
   REQUIRE(ev.size() == 1 + 2 + 2 + 1);
-  CHECK(ev[2] == std::vector<std::string>{"alpha", "30", "2.34567", "2.4"});
+  CHECK(ev[0] == std::vector<std::string>{"run", "step", "val_loss", "train_loss", "val_bpb", "train_bpb"});
+  CHECK(ev[2] == std::vector<std::string>{"alpha", "30", "2.34567", "2.4", "", ""});  // a log from before bpb
 
   // Per layer-window: 10 scalars (tokens, drop_frac, cv, maxvio, dead, 3 entropies, domain_mi,
   // aux.switch) + 4 per-expert arrays x 4 experts; 5 windows x 2 layers x 2 MoE runs.

@@ -77,7 +77,12 @@ TEST_CASE("unknown names list the known ones") {
   CHECK_THROWS_WITH_AS(parse(R"({"optim": {"type": "adam"}})"), Contains("optim.type: unknown \"adam\"; known: adamw, sgd"), Error);
   CHECK_THROWS_WITH_AS(parse(R"({"model": {"ffn": {"type": "glu"}}})"), Contains("model.ffn.type: unknown \"glu\"; known: mlp, moe"), Error);
   CHECK_THROWS_WITH_AS(parse(R"({"model": {"ffn": {"type": "moe"}}})"), Contains("model.ffn.type: MoE layers are configured by model.moe"), Error);
-  CHECK_THROWS_WITH_AS(parse(R"({"data": {"tokenizer": "bpe"}})"), Contains("data.tokenizer: unknown \"bpe\""), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"data": {"tokenizer": "wordpiece"}})"),
+                       Contains("data.tokenizer: unknown \"wordpiece\""), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"data": {"tokenizer": "bpe"}})"),
+                       Contains("data.tokenizer: bpe needs data.tokenizer_path (a tokenizer.json) or data.vocab_size"), Error);
+  CHECK_THROWS_WITH_AS(parse(R"({"data": {"tokenizer": "char", "tokenizer_path": "t.json"}})"),
+                       Contains("data.tokenizer_path is set but data.tokenizer is char"), Error);
 }
 
 TEST_CASE("--set overrides: JSON values, bare strings, nested creation, bad forms") {
@@ -133,7 +138,8 @@ const char* kAllKeysA = R"({
                                "noise_eps": 0.05, "ec_factor": 1.5, "params": {"y": 2}},
                     "capacity": {"factor": 1.1, "eval_factor": 2.5, "convention": "times_k", "priority": "token", "groups": 7},
                     "loss": {"switch": 0.02, "z": 0.003, "importance": 0.2, "load": 0.3, "test_roundtrip": 0.7}}},
-  "data": {"train": ["a.txt", "b"], "val": "v.txt", "val_fraction": 0.2, "tokenizer": "byte", "format": "text"},
+  "data": {"train": ["a.txt", "b"], "val": "v.txt", "val_fraction": 0.2, "tokenizer": "gpt2",
+           "tokenizer_path": "ranks/gpt2.js", "format": "text"},
   "train": {"batch_size": 7, "max_iters": 123, "eval_interval": 11, "eval_iters": 3, "log_interval": 5, "seed": 18446744073709551615,
             "threads": 2, "checkpoint_interval": 50, "keep_checkpoints": 0, "routing_metrics": false, "max_bad_steps": 9,
             "batch_offsets": "off.bin", "out_dir": "runs/x"},
@@ -142,7 +148,7 @@ const char* kAllKeysA = R"({
   "lifelong": {"init_from": "runs/a", "freeze_old_experts": false, "freeze_old_router_rows": false,
                "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t"},
   "dist": {"expert_parallel": 2, "overlap": false}})";
-const char* kAllKeysB = R"({"model": {"moe": {"num_experts": 4, "top_k": 1, "pattern": "DMDM",
+const char* kAllKeysB = R"({"data": {"tokenizer": "bpe", "vocab_size": 512},"model": {"moe": {"num_experts": 4, "top_k": 1, "pattern": "DMDM",
                                           "router": {"topk_softmax": true}}}})";
 }  // namespace
 

@@ -174,3 +174,22 @@ TEST_CASE("a router that is not causal (expert choice) is warned about; causal o
   train::run_training(f.config("topk", 1), {}, topk);
   CHECK(topk.str().find("not causal") == std::string::npos);
 }
+
+TEST_CASE("bits per byte: = val loss / ln 2 for bytes; below it for BPE, whose tokens hold several bytes") {
+  Fixture f;
+  std::ostringstream log;
+  train::run_training(f.config("bytes", 2, R"({"data": {"tokenizer": "byte"}})"), {}, log);
+  const double loss = f.logged("bytes", "val_loss"), bpb = f.logged("bytes", "val_bpb");
+  CHECK(bpb == doctest::Approx(loss / std::log(2.0)).epsilon(1e-12));
+  CHECK(log.str().find("val bpb") != std::string::npos);
+  // a BPE learned on the fly: the vocabulary is 256 + merges + <|endoftext|>, and bpb < loss / ln 2
+  train::run_training(f.config("bpe", 2, R"({"data": {"tokenizer": "bpe", "vocab_size": 300}})"), {}, log);
+  const double bpe_loss = f.logged("bpe", "val_loss"), bpe_bpb = f.logged("bpe", "val_bpb");
+  CHECK(bpe_bpb > 0);
+  CHECK(bpe_bpb < 0.8 * bpe_loss / std::log(2.0));  // the numbered lines' words merge into tokens of >= 2 bytes
+  // the tokenizer travels in the checkpoint: eval, generate and resume need no extra file
+  std::ifstream side_file(f.dir / "bpe" / "model.json");
+  const nlohmann::json side = nlohmann::json::parse(side_file);
+  CHECK(side.at("tokenizer").at("type") == "bpe");
+  CHECK(side.at("tokenizer").at("tokenizer_json").at("model").at("vocab").size() == 300);
+}

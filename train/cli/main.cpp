@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, Run>> commands = {
       {"train", add_train(app)},   {"eval", add_eval(app)},     {"generate", add_generate(app)},
       {"report", add_report(app)}, {"expand", add_expand(app)}, {"bench", add_bench(app)},
-      {"config", add_config(app)}, {"info", add_info(app)}};
+      {"config", add_config(app)}, {"info", add_info(app)}, {"tokenizer", add_tokenizer(app)}};
 
   CLI11_PARSE(app, argc, argv);
   // A closed pipe (moelab generate | head) is a write error below, not death by SIGPIPE.

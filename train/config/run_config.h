@@ -15,7 +15,9 @@ struct DataConfig {
   std::vector<std::string> train = {"/usr/share/games/fortunes"};  // files or folders
   std::vector<std::string> val;     // empty: split off the last val_fraction of each train file
   double val_fraction = 0.1;
-  std::string tokenizer = "char";   // char | byte
+  std::string tokenizer = "char";   // char | byte | bpe | gpt2
+  std::string tokenizer_path;       // bpe: a tokenizer.json to load; gpt2: js-tiktoken's ranks (optional)
+  int vocab_size = 0;               // bpe without tokenizer_path: learn this many tokens from the training text
   std::string format = "auto";      // auto | text | fortunes (auto: fortunes if FILE.dat exists beside FILE)
 };
 

@@ -135,8 +135,16 @@ std::vector<Key> make_keys() {
       number("data.val_fraction", FIELD(data.val_fraction), "held out of each training file when data.val is absent")
           .min(0).below(1),
       string("data.tokenizer", FIELD(data.tokenizer),
-             "char: the sorted distinct Unicode characters of all loaded text (valid UTF-8); byte: 256 byte ids")
-          .one_of({"char", "byte"}),
+             "char: the sorted distinct Unicode characters of all loaded text (valid UTF-8); byte: 256 byte ids; "
+             "bpe: byte-level BPE, loaded from data.tokenizer_path or learned from the training text with "
+             "data.vocab_size tokens; gpt2: GPT-2's tokenizer (50257 tokens, from npm's js-tiktoken)")
+          .one_of({"char", "byte", "bpe", "gpt2"}),
+      string("data.tokenizer_path", FIELD(data.tokenizer_path),
+             "bpe: a Hugging Face tokenizer.json (e.g. from `moelab tokenizer train`); gpt2: js-tiktoken's "
+             "dist/ranks/gpt2.js (default: found in node_modules or $MOELAB_GPT2_RANKS)"),
+      number("data.vocab_size", FIELD(data.vocab_size),
+             "bpe without tokenizer_path: tokens to learn from the training files (256 bytes + merges + <|endoftext|>)")
+          .min(0),
       string("data.format", FIELD(data.format),
              "fortunes: drop the % separator lines of fortune files; text: as is; auto: fortunes when FILE.dat exists")
           .one_of({"auto", "text", "fortunes"}),
@@ -297,6 +305,16 @@ std::vector<Rule> make_rules() {
       {"data.val_fraction", "val_fraction > 0 when data.val is not given",
        [](const RunConfig& c, const std::string& w) {
          MOELAB_CHECK(!c.data.val.empty() || c.data.val_fraction > 0, w, ": must be > 0 when data.val is not given");
+       }},
+      {"data.tokenizer", "bpe needs data.tokenizer_path or data.vocab_size; the path only with bpe or gpt2",
+       [](const RunConfig& c, const std::string& w) {
+         const DataConfig& d = c.data;
+         MOELAB_CHECK(d.tokenizer != "bpe" || !d.tokenizer_path.empty() || d.vocab_size >= 257, w,
+                      ": bpe needs data.tokenizer_path (a tokenizer.json) or data.vocab_size >= 257 to learn one");
+         MOELAB_CHECK(d.tokenizer_path.empty() || d.tokenizer == "bpe" || d.tokenizer == "gpt2", w,
+                      ": data.tokenizer_path is set but data.tokenizer is ", d.tokenizer, " (bpe or gpt2 read it)");
+         MOELAB_CHECK(d.vocab_size == 0 || (d.tokenizer == "bpe" && d.tokenizer_path.empty()), w,
+                      ": data.vocab_size is used only to learn a bpe tokenizer (data.tokenizer bpe without a path)");
        }},
       {"optim.min_lr", "min_lr <= lr",
        [](const RunConfig& c, const std::string& w) {

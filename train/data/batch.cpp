@@ -1,6 +1,7 @@
 #include "train/data/batch.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -46,6 +47,19 @@ Batch sequential_batch(const TokenStream& s, int64_t B, int64_t T, int64_t i) {
     if (with_domains) std::copy_n(s.domain.begin() + start, T, b.domains.begin() + r * T);
   }
   return b;
+}
+
+double targets_per_byte(const std::vector<Batch>& batches, const std::vector<int>& bytes_per_token) {
+  double targets = 0, bytes = 0;
+  for (const Batch& b : batches)
+    for (int64_t i = 0; i < b.targets.numel(); ++i) {
+      const int32_t t = b.targets.data()[i];
+      MOELAB_CHECK(t >= 0 && static_cast<size_t>(t) < bytes_per_token.size(), "data: token id ", t,
+                   " is outside the tokenizer's ", bytes_per_token.size(), " tokens");
+      bytes += bytes_per_token[static_cast<size_t>(t)];
+      targets += 1;
+    }
+  return bytes > 0 ? targets / bytes : NAN;
 }
 
 }  // namespace moelab::train

@@ -20,5 +20,8 @@ Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng);
 Batch batch_at(const TokenStream& s, const int32_t* starts, int64_t B, int64_t T);
 // Batch i, row b = the window starting at (i*B + b)*T (the PyTorch reference's eval layout).
 Batch sequential_batch(const TokenStream& s, int64_t B, int64_t T, int64_t i);
+// Targets per byte of the text they stand for (Tokenizer::bytes_per_token), over these batches:
+// bits per byte = mean cross-entropy / ln 2 * this, comparable across char, byte and BPE models.
+double targets_per_byte(const std::vector<Batch>& batches, const std::vector<int>& bytes_per_token);
 
 }  // namespace moelab::train

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "train/data/bpe_trainer.h"
+#include "train/data/tokenizer_files.h"
 #include "train/io/files.h"
 
 namespace moelab::train {
@@ -92,6 +94,19 @@ Corpus build_corpus(const DataConfig& cfg, const Tokenizer* tokenizer) {
     c.tokenizer = *tokenizer;
   } else if (cfg.tokenizer == "byte") {
     c.tokenizer = Tokenizer::bytes();
+  } else if (cfg.tokenizer == "gpt2") {
+    c.tokenizer = gpt2_tokenizer(cfg.tokenizer_path);
+  } else if (cfg.tokenizer == "bpe" && !cfg.tokenizer_path.empty()) {
+    c.tokenizer = read_tokenizer_file(cfg.tokenizer_path);
+    MOELAB_CHECK(c.tokenizer.bpe_model(), "data.tokenizer_path: ", cfg.tokenizer_path, " holds a ",
+                 c.tokenizer.kind(), " tokenizer, not BPE");
+  } else if (cfg.tokenizer == "bpe") {
+    // learned from the training text only, so validation text stays unseen
+    std::vector<std::string_view> texts;
+    for (const Document& d : train_docs)
+      texts.push_back(std::string_view(d.text).substr(
+          0, cfg.val.empty() ? static_cast<size_t>(d.text.size() * (1 - cfg.val_fraction)) : d.text.size()));
+    c.tokenizer = Tokenizer::bpe(train_bpe(texts, BpeTrainOptions{cfg.vocab_size}));
   } else {
     std::vector<const std::string*> texts;
     std::vector<std::string> names;

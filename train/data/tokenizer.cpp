@@ -70,7 +70,29 @@ Tokenizer Tokenizer::bytes() {
   return tok;
 }
 
+Tokenizer Tokenizer::bpe(Bpe bpe) {
+  Tokenizer tok;
+  tok.bpe_ = std::make_shared<const Bpe>(std::move(bpe));
+  return tok;
+}
+
+int Tokenizer::vocab_size() const {
+  return bpe_ ? bpe_->vocab_size() : byte_level_ ? 256 : static_cast<int>(chars_.size());
+}
+
+std::vector<int> Tokenizer::bytes_per_token() const {
+  std::vector<int> out(static_cast<size_t>(vocab_size()), 1);
+  if (bpe_) {
+    for (int i = 0; i < vocab_size(); ++i)
+      out[i] = bpe_->special_id(bpe_->token_bytes(i)) == i ? 0 : static_cast<int>(bpe_->token_bytes(i).size());
+  } else if (!byte_level_) {
+    for (size_t i = 0; i < chars_.size(); ++i) out[i] = static_cast<int>(utf8_encode(std::u32string(1, chars_[i])).size());
+  }
+  return out;
+}
+
 nlohmann::json Tokenizer::to_json() const {
+  if (bpe_) return {{"type", "bpe"}, {"tokenizer_json", bpe_->to_hf_json()}};
   if (byte_level_) return {{"type", "byte"}};
   return {{"type", "char"}, {"vocab", utf8_encode(chars_)}};
 }
@@ -78,6 +100,10 @@ nlohmann::json Tokenizer::to_json() const {
 Tokenizer Tokenizer::from_json(const nlohmann::json& j) {
   MOELAB_CHECK(j.is_object() && j.contains("type"), "tokenizer: missing \"type\" in checkpoint sidecar");
   if (j.at("type") == "byte") return bytes();
+  if (j.at("type") == "bpe") {
+    MOELAB_CHECK(j.contains("tokenizer_json"), "tokenizer: type bpe without \"tokenizer_json\" in checkpoint sidecar");
+    return bpe(Bpe::from_hf_json(j.at("tokenizer_json"), "tokenizer"));
+  }
   MOELAB_CHECK(j.at("type") == "char" && j.contains("vocab") && j.at("vocab").is_string(),
                "tokenizer: expected type char with a vocab string, got ", j.dump());
   Tokenizer tok;
@@ -87,6 +113,7 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j) {
 }
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text, const std::string& where) const {
+  if (bpe_) return bpe_->encode(text);
   std::vector<int32_t> ids;
   if (byte_level_) {
     for (char c : text) ids.push_back(static_cast<unsigned char>(c));
@@ -110,6 +137,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, const std::strin
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  if (bpe_) return bpe_->decode(ids);
   if (byte_level_) {
     std::string s;
     for (int32_t id : ids) s += static_cast<char>(id);

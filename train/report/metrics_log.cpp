@@ -180,7 +180,7 @@ void apply_row(RunLog& run, const json& row) {
   if (!is_eval && !row.contains("loss"))
     throw BadLine("neither a training row (\"loss\") nor an eval row (\"val_loss\")");
   static const std::set<std::string> numeric = {"loss",         "total_loss", "lr",        "grad_norm",
-                                                "tokens_per_s", "val_loss",   "train_loss"};
+                                                "tokens_per_s", "val_loss",   "train_loss", "val_bpb", "train_bpb"};
   for (const auto& [key, v] : row.items()) {
     if (key == "step" || key == "moe") continue;
     if (numeric.count(key) || key.rfind("aux.", 0) == 0)

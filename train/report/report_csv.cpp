@@ -58,11 +58,12 @@ std::string train_table(const std::vector<RunLog>& runs) {
 }
 
 std::string eval_table(const std::vector<RunLog>& runs) {
-  std::string s = "run,step,val_loss,train_loss\n";
+  std::string s = "run,step,val_loss,train_loss,val_bpb,train_bpb\n";
   for (const RunLog& r : runs)
     for (const MetricsRow& row : r.eval)
       s += field(r.name) + "," + std::to_string(row.step) + "," + number(row.value("val_loss")) + "," +
-           number(row.value("train_loss")) + "\n";
+           number(row.value("train_loss")) + "," + number(row.value("val_bpb")) + "," +
+           number(row.value("train_bpb")) + "\n";
   return s;
 }
 

@@ -125,19 +125,21 @@ std::string warnings_box(const std::vector<RunLog>& runs) {
 
 std::string summary_table(const std::vector<RunLog>& runs) {
   std::string s =
-      "<table class=\"summary\"><tr><th>run</th><th>final val loss</th><th>final train loss</th><th>layer</th>"
+      "<table class=\"summary\"><tr><th>run</th><th>final val loss</th><th>val bits/byte</th><th>final train loss</th>"
+      "<th>layer</th>"
       "<th>CV</th><th>MaxVio</th><th>drop %</th><th>dead experts</th><th>entropy_load (nats)</th>"
       "<th>effective experts</th><th>domain MI (nats)</th></tr>\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunLog& r = runs[i];
     const double val = r.eval.empty() ? NAN : r.eval.back().value("val_loss");
+    const double bpb = r.eval.empty() ? NAN : r.eval.back().value("val_bpb");  // NaN: a log from before bpb
     const double train = r.train.empty() ? NAN : r.train.back().value("loss");
     const size_t span = std::max<size_t>(1, r.moe_layers.size());
     const std::string rs = span > 1 ? " rowspan=\"" + std::to_string(span) + "\"" : "";
     std::string run_cells = "<td class=\"name\"" + rs +
                             "><span class=\"swatch\" style=\"background:" + svg::run_colour(i) + "\"></span>" +
                             escape(r.name) + "</td><td" + rs + ">" + fmt(val, "%.4f") + "</td><td" + rs + ">" +
-                            fmt(train, "%.4f") + "</td>";
+                            fmt(bpb, "%.4f") + "</td><td" + rs + ">" + fmt(train, "%.4f") + "</td>";
     if (r.dense()) {
       s += "<tr " + data_attr("run", r.name) + ">" + run_cells +
            "<td>dense</td><td colspan=\"7\" class=\"name note\">no MoE layers</td></tr>\n";
