@@ -32,7 +32,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
         -DMOELAB_FUZZ=ON -DMOELAB_BUILD_TESTS=OFF > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 fi
 start=$(date +%s)
-cmake --build "$build" -j"${JOBS:-$(nproc)}" --target fuzz_config fuzz_safetensors fuzz_metrics > "$build/build.log" 2>&1 ||
+cmake --build "$build" -j"${JOBS:-$(nproc)}" --target fuzz_config fuzz_safetensors fuzz_metrics fuzz_tokenizer > "$build/build.log" 2>&1 ||
   { tail -50 "$build/build.log"; exit 1; }
 echo "fuzz: build-fuzz built ($(($(date +%s) - start)) s)"
 
@@ -40,7 +40,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 status=0
 # target, corpus folder, max input length
-for spec in "fuzz_config config 16384" "fuzz_safetensors safetensors 8192" "fuzz_metrics metrics 16384"; do
+for spec in "fuzz_config config 16384" "fuzz_safetensors safetensors 8192" "fuzz_metrics metrics 16384" \
+            "fuzz_tokenizer tokenizer 8192"; do
   read -r target corpus max_len <<< "$spec"
   mkdir -p "$work/$corpus" "$build/artifacts/$target"
   cp fuzz/corpus/"$corpus"/* "$work/$corpus/"

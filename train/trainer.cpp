@@ -329,7 +329,8 @@ void evaluate(Run& run, int64_t step, std::ostream& log) {
   // bits per byte: the loss in bits over the bytes of text the targets stand for (any tokenizer)
   const double val_bpb = run.val_loss / std::log(2.0) * run.val_targets_per_byte;
   const double train_bpb = train_loss / std::log(2.0) * run.train_targets_per_byte;
-  nlohmann::json row{{"step", step}, {"val_loss", run.val_loss}, {"train_loss", train_loss}};
+  const double elapsed = std::chrono::duration<double>(clock_type::now() - run.t_start).count();
+  nlohmann::json row{{"step", step}, {"val_loss", run.val_loss}, {"train_loss", train_loss}, {"elapsed_s", elapsed}};
   if (std::isfinite(val_bpb) && std::isfinite(train_bpb)) {
     row["val_bpb"] = val_bpb;
     row["train_bpb"] = train_bpb;

@@ -85,6 +85,8 @@ std::string base64_decode(std::string_view s, const std::string& where) {
 
 std::atomic<uint64_t> next_instance{1};
 
+constexpr size_t kMaxVocab = size_t{1} << 24;
+
 constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 }  // namespace
@@ -284,7 +286,7 @@ Bpe Bpe::from_hf_json(const nlohmann::json& j, const std::string& where) {
       special_text[t.at("content").get<std::string>()] = true;
     }
   const size_t n = vocab.size();
-  MOELAB_CHECK(n >= 256 && n <= (1u << 24), where, ": model.vocab has ", n, " tokens; expected 256 .. 16777216");
+  MOELAB_CHECK(n >= 256 && n <= kMaxVocab, where, ": model.vocab has ", n, " tokens; expected 256 .. 16777216");
   bpe.tokens_.assign(n, std::string());
   std::vector<bool> seen(n, false);
   for (const auto& [text, id_json] : vocab.items()) {
@@ -352,7 +354,14 @@ Bpe Bpe::from_tiktoken_js(const std::string& js, const std::string& where) {
     line_start = line_end + 1;
     if (fields.empty()) continue;
     MOELAB_CHECK(fields.size() >= 2, where, ": bpe_ranks line without a first rank");
-    const size_t first = std::stoul(std::string(fields[1]));
+    size_t first = 0;
+    for (char c : fields[1]) {
+      MOELAB_CHECK(c >= '0' && c <= '9' && first < kMaxVocab, where, ": bpe_ranks first rank \"", fields[1],
+                   "\" is not a number below ", kMaxVocab);
+      first = first * 10 + static_cast<size_t>(c - '0');
+    }
+    MOELAB_CHECK(first + fields.size() - 2 <= kMaxVocab, where, ": bpe_ranks reach rank ", first + fields.size() - 2,
+                 "; at most ", kMaxVocab, " tokens");
     if (by_rank.size() < first + fields.size() - 2) by_rank.resize(first + fields.size() - 2);
     for (size_t k = 2; k < fields.size(); ++k) by_rank[first + k - 2] = base64_decode(fields[k], where);
   }
@@ -361,8 +370,10 @@ Bpe Bpe::from_tiktoken_js(const std::string& js, const std::string& where) {
   bpe.tokens_ = by_rank;
   const nlohmann::json specials = j.value("special_tokens", nlohmann::json::object());
   for (const auto& [text, id] : specials.items()) {
-    MOELAB_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < (1 << 24), where,
-                 ": special token ", text, " has id ", id.dump());
+    MOELAB_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 &&
+                     id.get<int64_t>() < static_cast<int64_t>(by_rank.size() + specials.size()),
+                 where, ": special token ", text, " has id ", id.dump(), "; special ids follow the ", by_rank.size(),
+                 " ranks");
     const auto sid = id.get<int32_t>();
     if (bpe.tokens_.size() <= size_t(sid)) bpe.tokens_.resize(sid + 1);
     bpe.tokens_[sid] = text;
