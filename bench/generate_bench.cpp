@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "layers/gpt.h"
 #include "train/generate.h"
+#include "train/memory.h"
 
 namespace moelab::bench {
 
@@ -17,6 +18,7 @@ void run_generate_bench(const train::RunConfig& cfg_in, const GenerateBenchOptio
   MOELAB_CHECK(o.repeats >= 1 && o.repeats <= 1000, "bench generate: --repeats ", o.repeats, " is not in 1..1000");
   train::RunConfig cfg = cfg_in;
   cfg.model.vocab_size = o.vocab;
+  train::check_fits_in_memory(cfg.model, 1, 0);  // (a training bound, above what generation needs) typos fail early
   nn::GPT model(cfg.model, cfg.train.seed);
   const std::vector<int32_t> prompt = {0};
   train::GenerateOptions g;
