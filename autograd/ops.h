@@ -73,6 +73,10 @@ Var reshape(const Var& x, const Shape& shape);
 
 // attention.cpp: qkv [B, T, 3C] (q | k | v) -> [B, T, C], causal multi-head attention
 Var causal_attention(const Var& qkv, int64_t n_head);
+// The rows of causal_attention for the new positions start .. start+T-1 only (qkv [B, T, 3C]), their
+// queries against keys/values [B, capacity, C] cached for positions 0 .. start+T-1. Inference only:
+// an error when a gradient is wanted.
+Var cached_attention(const Var& qkv, const Tensor& keys, const Tensor& values, int64_t start, int64_t n_head);
 // dropout.cpp: inverted dropout with probability p, mask from rng (p = 0: identity)
 Var dropout(const Var& x, float p, Rng& rng);
 // allreduce.cpp: the sum of x over the processes of comm (a distributed run's batch statistics);

@@ -2,6 +2,7 @@
 #pragma once
 #include "layers/basic.h"
 #include "layers/config.h"
+#include "layers/kv_cache.h"
 
 namespace moelab::nn {
 
@@ -9,6 +10,13 @@ class CausalSelfAttention : public Module {
  public:
   CausalSelfAttention(const ModelConfig& cfg, Rng& rng);
   Var forward(const Var& x) const { return c_proj->forward(ops::causal_attention(c_attn->forward(x), n_head_)); }
+  // x [B, T, d]: the new positions cache.length() .. of sequences whose earlier keys and values
+  // `cache` holds; stores theirs in it (layer `layer`) and attends over all of them.
+  Var forward_cached(const Var& x, KVCache& cache, int64_t layer) const {
+    Var qkv = c_attn->forward(x);
+    cache.write(layer, qkv.value());
+    return c_proj->forward(ops::cached_attention(qkv, cache.keys(layer), cache.values(layer), cache.length(), n_head_));
+  }
   std::shared_ptr<Linear> c_attn, c_proj;
 
  private:

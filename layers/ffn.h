@@ -46,6 +46,10 @@ struct FfnContext {
 class FeedForward : public Module {
  public:
   virtual Var forward(const Var& x, const FfnContext& ctx) = 0;
+  // In eval mode: "" when each row's output depends on that row (and its token id) alone, else why
+  // not. One-token steps with a KV cache (layers/kv_cache.h) need the former; a kind that does not
+  // say is taken to mix its rows.
+  virtual std::string cross_row_dependency() const { return "its FFN kind does not declare its rows independent"; }
 };
 
 struct FfnArgs {

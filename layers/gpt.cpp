@@ -39,6 +39,11 @@ Var Block::forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::
   return ops::add(h, dropout_rows(f, p, dropout_rng, part));
 }
 
+Var Block::forward_cached(const Var& x, const IndexTensor& ids, KVCache& cache, int64_t layer) const {
+  Var h = ops::add(x, attn->forward_cached(ln_1->forward(x), cache, layer));
+  return ops::add(h, ffn->forward(ln_2->forward(h), FfnContext{&ids, nullptr, nullptr}));
+}
+
 Transformer::Transformer(const ModelConfig& cfg, uint64_t seed, Rng& rng, const ExpertParallel* ep) {
   wte = register_module("wte", std::make_shared<Embedding>(cfg.vocab_size, cfg.n_embd, 0.02f, rng));
   wpe = register_module("wpe", std::make_shared<Embedding>(cfg.block_size, cfg.n_embd, 0.02f, rng));
@@ -67,15 +72,24 @@ MoE& GPT::moe(int layer) const {
   return *(*transformer->h)[layer].moe;
 }
 
-ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
+Var GPT::embed(const IndexTensor& ids, int64_t first_position) const {
   MOELAB_CHECK(ids.dim() == 2, "gpt: ids must be [batch, time], got ", shape_str(ids.shape()));
   const int64_t T = ids.size(1);
-  MOELAB_CHECK(T <= cfg_.block_size, "gpt: sequence length ", T, " exceeds block_size ", cfg_.block_size);
+  MOELAB_CHECK(first_position + T <= cfg_.block_size, "gpt: ", T, " tokens from position ", first_position,
+               " exceed block_size ", cfg_.block_size);
   IndexTensor pos = IndexTensor::empty({T});
-  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(t);
+  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(first_position + t);
+  return ops::add(transformer->wte->forward(ids), transformer->wpe->forward(pos));
+}
+
+Var GPT::lm_head(const Var& x) const {
+  return ops::matmul(transformer->ln_f->forward(x), transformer->wte->weight, false, true);  // tied to wte
+}
+
+ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
   const float p = training() ? cfg_.dropout : 0.f;
   const BatchPartition* part = partition_.global_rows > 0 ? &partition_ : nullptr;
-  Var x = dropout_rows(ops::add(transformer->wte->forward(ids), transformer->wpe->forward(pos)), p, dropout_rng_, part);
+  Var x = dropout_rows(embed(ids, 0), p, dropout_rng_, part);
   ModelOutput out;
   std::vector<AuxLoss> layer_aux;
   const bool recording = autograd::grad_enabled();
@@ -86,8 +100,7 @@ ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
     x = (*transformer->h)[l].forward(x, ids, dropout_rng_, &layer_aux, part);
     for (AuxLoss& a : layer_aux) out.aux.push_back({static_cast<int>(l), a.name, a.value});
   }
-  x = transformer->ln_f->forward(x);
-  out.logits = ops::matmul(x, transformer->wte->weight, false, true);  // lm_head tied to wte
+  out.logits = lm_head(x);
   if (targets.defined()) {
     MOELAB_CHECK(targets.shape() == ids.shape(), "gpt: targets ", shape_str(targets.shape()), " do not match ids ",
                  shape_str(ids.shape()));
@@ -96,6 +109,29 @@ ModelOutput GPT::forward(const IndexTensor& ids, const IndexTensor& targets) {
     for (const LayerAuxLoss& a : out.aux) out.total = ops::add(out.total, a.value);
   }
   return out;
+}
+
+std::string GPT::cached_forward_blocker() const {
+  for (size_t l = 0; l < transformer->h->size(); ++l) {
+    const std::string why = (*transformer->h)[l].ffn->cross_row_dependency();
+    if (!why.empty()) return detail::concat("layer ", l, "'s FFN: ", why);
+  }
+  return "";
+}
+
+Tensor GPT::forward_cached(const IndexTensor& ids, KVCache& cache) {
+  MOELAB_CHECK(!autograd::grad_enabled() && !training(), "gpt: forward_cached is for inference (NoGrad, eval mode)");
+  const std::string blocker = cached_forward_blocker();
+  MOELAB_CHECK(blocker.empty(), "gpt: a KV cache would change this model's outputs: ", blocker);
+  MOELAB_CHECK(cache.layers() == static_cast<int64_t>(transformer->h->size()) && cache.capacity() == cfg_.block_size,
+               "gpt: the KV cache was made for another model shape");
+  MOELAB_CHECK(ids.dim() == 2 && ids.size(0) == cache.batch() && ids.size(1) >= 1, "gpt: ids must be [",
+               cache.batch(), ", time >= 1] for this cache, got ", shape_str(ids.shape()));
+  Var x = embed(ids, cache.length());
+  for (size_t l = 0; l < transformer->h->size(); ++l)
+    x = (*transformer->h)[l].forward_cached(x, ids, cache, static_cast<int64_t>(l));
+  cache.advance(ids.size(1));
+  return lm_head(x).value();
 }
 
 }  // namespace moelab::nn

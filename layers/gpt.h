@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "layers/attention.h"
+#include "layers/kv_cache.h"
 #include "layers/mlp.h"
 #include "layers/moe/moe.h"
 
@@ -16,6 +17,8 @@ class Block : public Module {
   // `part`: where these rows sit in a distributed run's batch (null: one process)
   Var forward(const Var& x, const IndexTensor& ids, Rng& dropout_rng, std::vector<AuxLoss>* aux,
               const BatchPartition* part = nullptr) const;
+  // Inference: x [B, T, d] are the new positions after those `cache` holds (layers/kv_cache.h).
+  Var forward_cached(const Var& x, const IndexTensor& ids, KVCache& cache, int64_t layer) const;
   std::shared_ptr<Norm> ln_1, ln_2;
   std::shared_ptr<CausalSelfAttention> attn;
   std::shared_ptr<FeedForward> ffn;
@@ -53,6 +56,14 @@ class GPT : public Module {
   GPT(const ModelConfig& cfg, uint64_t seed, const ExpertParallel* ep = nullptr);
   // ids [B, T] with T <= block_size; targets [B, T] optional (an undefined IndexTensor = none).
   ModelOutput forward(const IndexTensor& ids, const IndexTensor& targets = IndexTensor());
+  // Inference with a KV cache (layers/kv_cache.h): ids [B, T] are positions cache.length() ..
+  // cache.length()+T-1 of sequences whose earlier positions the cache holds (an empty cache: a
+  // prompt). Returns their logits [B, T, V], what forward gives at those rows up to float rounding,
+  // and appends their keys and values to the cache. Under NoGrad and in eval mode, for a model whose
+  // cached_forward_blocker() is empty.
+  Tensor forward_cached(const IndexTensor& ids, KVCache& cache);
+  // "" when forward_cached is forward's function for this model, else why not (the first layer's reason).
+  std::string cached_forward_blocker() const;
   const ModelConfig& config() const { return cfg_; }
   std::vector<int> moe_layers() const;
   MoE& moe(int layer) const;
@@ -68,6 +79,10 @@ class GPT : public Module {
   const std::vector<size_t>& block_tape_starts() const { return block_tape_starts_; }
 
  private:
+  // wte(ids) + wpe(first_position ..) for ids [B, T]; the tied lm_head after ln_f.
+  Var embed(const IndexTensor& ids, int64_t first_position) const;
+  Var lm_head(const Var& x) const;
+
   ModelConfig cfg_;
   Rng dropout_rng_;
   BatchPartition partition_;

@@ -14,6 +14,7 @@ class MLP : public FeedForward {
   explicit MLP(const FfnArgs& a);
   Var forward(const Var& x) const;
   Var forward(const Var& x, const FfnContext&) override { return forward(x); }
+  std::string cross_row_dependency() const override { return ""; }
   std::shared_ptr<Linear> c_fc, c_proj;
 
  private:

@@ -41,9 +41,23 @@ MoE::MoE(const ModelConfig& cfg, int layer, uint64_t seed, Rng& init_rng, const 
   shape_ = {d, hidden, act, glu};
 }
 
+double MoE::capacity_factor(bool training) const {
+  return training || cfg_.capacity.eval_factor < 0 ? cfg_.capacity.factor : cfg_.capacity.eval_factor;
+}
+
 int64_t MoE::capacity_for(int64_t tokens, bool training) const {
-  const double cf = training || cfg_.capacity.eval_factor < 0 ? cfg_.capacity.factor : cfg_.capacity.eval_factor;
-  return expert_capacity(cf, tokens, cfg_.top_k, cfg_.num_experts, cfg_.capacity.convention == "times_k");
+  return expert_capacity(capacity_factor(training), tokens, cfg_.top_k, cfg_.num_experts,
+                         cfg_.capacity.convention == "times_k");
+}
+
+std::string MoE::cross_row_dependency() const {
+  if (!router->causal())
+    return "its router (" + cfg_.router.type + ") ranks the tokens of the sequence against each other";
+  // (conservative: a router that fixes each expert's load itself would ignore the factor)
+  if (capacity_factor(false) > 0)
+    return detail::concat("its eval capacity factor ", capacity_factor(false),
+                          " drops a token depending on the other tokens routed to its experts");
+  return "";
 }
 
 Var MoE::forward(const Var& x, const IndexTensor& ids, std::vector<AuxLoss>* aux, const BatchPartition* part) {

@@ -38,12 +38,15 @@ class MoE : public FeedForward {
   std::shared_ptr<Router> router;
   std::shared_ptr<ModuleList<MLP>> experts;  // this process's: global indices first_expert() ..
   std::shared_ptr<ModuleList<MLP>> shared;  // null without shared experts
+  // Expert choice and an eval capacity factor make a token's output depend on the other tokens.
+  std::string cross_row_dependency() const override;
   const MoeStats& last_stats() const { return stats_; }
   // Off: only the counts (routed, kept) are kept; no probabilities, entropies or assignment lists.
   void set_collect_stats(bool on) { collect_stats_ = on; }
   Rng& route_rng() { return route_rng_; }
   // Per expert (and capacity group) for `tokens` tokens; -1 = dropless.
   int64_t capacity_for(int64_t tokens, bool training) const;
+  double capacity_factor(bool training) const;  // <= 0: dropless
   int64_t num_experts() const { return cfg_.num_experts; }  // of the layer (all processes)
   int64_t first_expert() const { return first_expert_; }     // the first this process holds
   bool expert_parallel() const { return ep_.size > 1; }

@@ -1,9 +1,11 @@
 // moelab bench kernels [--repeats R] [--threads-list 1 2]
 // moelab bench model CONFIG [--set ...] [--steps N] [--warmup N] [--vocab V]
+// moelab bench generate CONFIG [--set ...] [--tokens N] [--repeats R] [--vocab V]
 // mpirun -np N moelab bench comm [--sizes BYTES...] [--repeats R]
 #include <iostream>
 
 #include "bench/comm_bench.h"
+#include "bench/generate_bench.h"
 #include "bench/kernels_bench.h"
 #include "bench/model_bench.h"
 #include "train/cli/commands.h"
@@ -20,6 +22,7 @@ Run add_bench(CLI::App& app) {
     std::vector<std::string> sets;
     bench::ModelBenchOptions model;
     bench::CommBenchOptions comm;
+    bench::GenerateBenchOptions generate;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("bench", "Benchmarks");
@@ -35,12 +38,20 @@ Run add_bench(CLI::App& app) {
   model->add_option("--steps", a->model.steps, "Timed steps (median reported)")->check(kPositiveInt);
   model->add_option("--warmup", a->model.warmup, "Untimed steps first")->check(kNonNegativeInt);
   model->add_option("--vocab", a->model.vocab, "Vocabulary size")->check(kPositiveInt);
+  CLI::App* generate = cmd->add_subcommand("generate", "Tokens/s of greedy generation with and without the KV "
+                                                       "cache (1-token prompt, untrained model)");
+  generate->add_option("config", a->config, "JSON config")->required()->check(CLI::ExistingFile);
+  generate->add_option("--set", a->sets, "Override a config key: key.path=value");
+  generate->add_option("--tokens", a->generate.tokens, "New tokens per run")->check(kPositiveInt);
+  generate->add_option("--repeats", a->generate.repeats, "Timed runs of each path (median reported)")
+      ->check(CLI::Range(1, 1000));
+  generate->add_option("--vocab", a->generate.vocab, "Vocabulary size")->check(kPositiveInt);
   CLI::App* comm = cmd->add_subcommand("comm", "Under mpirun: all-reduce and all-to-all time and bandwidth over "
                                                "message sizes (the inputs of a scaling projection)");
   comm->add_option("--sizes", a->comm.sizes, "Bytes per process (default: 8 B to 64 MB, powers of 4)")
       ->check(CLI::Range(int64_t{4}, int64_t{1} << 30));
   comm->add_option("--repeats", a->comm.repeats, "Samples per size (median reported)")->check(CLI::Range(1, 1000));
-  return [a, kernels, comm, &app] {
+  return [a, kernels, comm, generate, &app] {
     if (*kernels) return bench::run_kernel_bench(a->kernels, std::cout);
     if (*comm) {
       bench::run_comm_bench(comm::world(), a->comm, std::cout);
@@ -48,7 +59,10 @@ Run add_bench(CLI::App& app) {
     }
     const train::RunConfig cfg = train::load_config(a->config, a->sets);
     if (app.get_option("--threads")->count() == 0) set_threads(cfg.train.threads);  // --threads wins
-    bench::run_model_bench(cfg, a->model, std::cout);
+    if (*generate)
+      bench::run_generate_bench(cfg, a->generate, std::cout);
+    else
+      bench::run_model_bench(cfg, a->model, std::cout);
     return 0;
   };
 }
