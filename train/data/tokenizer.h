@@ -2,6 +2,7 @@
 // corpus) or byte-level (256 ids). Stored in the checkpoint sidecar.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +25,9 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids) const;
   int vocab_size() const { return byte_level_ ? 256 : static_cast<int>(chars_.size()); }
   bool byte_level() const { return byte_level_; }
+  // The id `moelab prepare` puts before each document (GPT-2's <|endoftext|>), if the vocabulary
+  // has one; char and byte vocabularies have none, so their shards have no separator.
+  std::optional<int32_t> end_of_text() const { return std::nullopt; }
 
  private:
   bool byte_level_ = false;

@@ -1,0 +1,199 @@
+#include "train/data/prepare.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "train/data/corpus.h"
+#include "train/data/shard_format.h"
+#include "train/data/shard_meta.h"
+#include "train/data/shard_writer.h"
+#include "train/data/tokenizer_spec.h"
+#include "train/io/atomic_file.h"
+#include "train/io/files.h"
+#include "train/io/json_limits.h"
+#include "train/io/progress.h"
+
+namespace moelab::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kGroupBytes = 64u << 20;  // text read and tokenised at once (then written out)
+constexpr size_t kPieceBytes = 1u << 20;     // the unit of parallel work
+
+bool written_by_prepare(const std::string& file_name) {
+  const std::string name = temp_name_target(file_name).value_or(file_name);
+  return name == kShardMetaFile || name == kShardTokenizerFile || shard_split_of(name).has_value();
+}
+
+// Makes OUT ready: new, empty, or an earlier prepare's output (its meta.json is removed first, so a
+// folder never names shards of two runs). Returns the shards already there.
+std::set<std::string> claim_out_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(dir, ec))) {
+    fs::create_directories(dir, ec);
+    MOELAB_CHECK(!ec, "prepare --out: cannot create ", dir, ": ", ec.message());
+    return {};
+  }
+  MOELAB_CHECK(fs::is_directory(dir, ec), "prepare --out: ", dir, " exists and is not a folder");
+  std::set<std::string> shards;
+  std::vector<fs::path> temps;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    MOELAB_CHECK(written_by_prepare(name), "prepare --out: ", dir, " holds ", name,
+                 ", which moelab prepare did not write; give a new or empty folder (an earlier prepare's output ",
+                 "is replaced)");
+    if (temp_name_target(name)) temps.push_back(it->path());
+    else if (shard_split_of(name)) shards.insert(name);
+  }
+  MOELAB_CHECK(!ec, "prepare --out: cannot list ", dir, ": ", ec.message());
+  fs::remove(fs::path(dir) / kShardMetaFile, ec);
+  for (const fs::path& t : temps) fs::remove(t, ec);  // what a killed prepare left
+  return shards;
+}
+
+// A stretch of one file's text tokenised as a unit; `document_start`: an end-of-text id goes before it.
+struct Piece {
+  size_t file = 0;
+  std::string_view text;
+  size_t offset = 0;  // in the file, for errors
+  bool document_start = false;
+};
+
+// Cuts a document into pieces of about kPieceBytes, after a newline followed by a non-space
+// character (a cut there tokenises as the whole would for char, byte and GPT-2-style BPE).
+void add_pieces(std::vector<Piece>& pieces, size_t file, std::string_view doc, size_t offset) {
+  bool first = true;
+  while (!doc.empty()) {
+    size_t cut = doc.size();
+    if (doc.size() > kPieceBytes) {
+      cut = kPieceBytes;
+      while (cut < doc.size() && !(doc[cut - 1] == '\n' && doc[cut] != '\n' && doc[cut] != ' ' && doc[cut] != '\t' &&
+                                   doc[cut] != '\r'))
+        ++cut;
+    }
+    pieces.push_back({file, doc.substr(0, cut), offset, first});
+    doc.remove_prefix(cut);
+    offset += cut;
+    first = false;
+  }
+}
+
+std::string default_name(const std::string& input) {
+  const fs::path p = fs::path(input).lexically_normal();
+  std::string name = (p.has_filename() ? p : p.parent_path()).stem().string();
+  return name.empty() ? "data" : name;
+}
+
+}  // namespace
+
+PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tty) {
+  MOELAB_CHECK(!o.inputs.empty(), "prepare: no input files");
+  MOELAB_CHECK(o.val_fraction >= 0 && o.val_fraction < 1, "prepare --val-fraction: ", o.val_fraction,
+               " is out of range (expected in [0, 1))");
+  MOELAB_CHECK(o.shard_tokens >= 1 && o.shard_tokens <= kShardMaxTokens, "prepare --shard-tokens: ", o.shard_tokens,
+               " is out of range (expected 1 to ", kShardMaxTokens, ", the header's int32 count)");
+  MOELAB_CHECK(o.format == "auto" || o.format == "text" || o.format == "fortunes", "prepare --format: \"", o.format,
+               "\" (expected auto, text or fortunes)");
+  const std::string name = o.name.empty() ? default_name(o.inputs.front()) : o.name;
+  MOELAB_CHECK(name.find('/') == std::string::npos && !name.starts_with("."), "prepare --name: \"", name,
+               "\" must be a plain file name prefix");
+  const std::vector<DataFile> files = list_data_files(o.inputs);
+  MOELAB_CHECK(files.size() <= kMaxDomains, "prepare: ", files.size(), " files; at most ", kMaxDomains,
+               " (each file is a domain, numbered in 16 bits in every batch)");
+  PrepareResult result;
+  for (const DataFile& f : files) result.input_bytes += static_cast<int64_t>(regular_file_size(f.path, "prepare"));
+  const auto max_file = static_cast<uint64_t>(machine_memory_bytes() / 8);
+
+  const Tokenizer tokenizer = tokenizer_from_spec(o.tokenizer, files, o.format, "prepare --tokenizer");
+  const std::optional<int32_t> eot = tokenizer.end_of_text();
+  const int width = token_width(tokenizer.vocab_size());
+  const std::set<std::string> old_shards = claim_out_dir(o.out_dir);
+
+  ShardMeta meta;
+  meta.name = name;
+  meta.vocab_size = tokenizer.vocab_size();
+  meta.token_bytes = width;
+  meta.end_of_text = eot;
+  for (const DataFile& f : files) meta.domains.push_back(f.path);
+  // llm.c numbers shards in one sequence, the val shard first: val is one shard, written at the end
+  ShardWriter val(o.out_dir, name, "val", 0, kShardMaxTokens, width, true);
+  ShardWriter train(o.out_dir, name, "train", 1, o.shard_tokens, width, false);
+
+  Progress progress(log, tty, "prepare", static_cast<double>(result.input_bytes));
+  double done_bytes = 0;
+  for (size_t first = 0; first < files.size();) {
+    // 1. read a group of files
+    std::vector<std::string> texts;
+    uint64_t group_bytes = 0;
+    for (size_t i = first; i < files.size() && (texts.empty() || group_bytes < kGroupBytes); ++i) {
+      texts.push_back(read_regular_file(files[i].path, "prepare", max_file));
+      group_bytes += texts.back().size();
+      MOELAB_CHECK(!texts.back().empty() || files[i].in_folder, "prepare: ", files[i].path, " is empty");
+    }
+    // 2. cut into pieces: each fortune (or each whole text file) is a document
+    std::vector<Piece> pieces;
+    for (size_t k = 0; k < texts.size(); ++k) {
+      const std::string_view text = texts[k];
+      if (is_fortune_file(files[first + k].path, o.format)) {
+        for (std::string_view entry : fortune_entries(text))
+          add_pieces(pieces, k, entry, static_cast<size_t>(entry.data() - text.data()));
+      } else {
+        add_pieces(pieces, k, text, 0);
+      }
+    }
+    // 3. tokenise in parallel; the first error (in input order) is reported, as one thread would
+    std::vector<std::vector<int32_t>> ids(pieces.size());
+    std::vector<std::string> errors(pieces.size());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
+      const Piece& piece = pieces[p];
+      try {
+        ids[p] = tokenizer.encode(std::string(piece.text), files[first + piece.file].path + " (the text from byte " +
+                                                               std::to_string(piece.offset) + ")");
+      } catch (const std::exception& e) {
+        errors[p] = e.what();
+      }
+    }
+    for (const std::string& e : errors) MOELAB_CHECK(e.empty(), e);
+    // 4. per file: the last val_fraction of its tokens to the val shard, the rest to train shards
+    size_t p = 0;
+    for (size_t k = 0; k < texts.size(); ++k) {
+      std::vector<int32_t> file_ids;
+      for (; p < pieces.size() && pieces[p].file == k; ++p) {
+        if (pieces[p].document_start && eot) file_ids.push_back(*eot);
+        file_ids.insert(file_ids.end(), ids[p].begin(), ids[p].end());
+        std::vector<int32_t>().swap(ids[p]);
+      }
+      const auto n = static_cast<int64_t>(file_ids.size());
+      const auto n_val = static_cast<int64_t>(static_cast<double>(n) * o.val_fraction);
+      const auto domain = static_cast<uint16_t>(first + k);
+      train.append(file_ids.data(), n - n_val, domain, meta.shards);
+      val.append(file_ids.data() + (n - n_val), n_val, domain, meta.shards);
+      result.train_tokens += n - n_val;
+      result.val_tokens += n_val;
+    }
+    done_bytes += static_cast<double>(group_bytes);
+    progress.update(done_bytes);
+    first += texts.size();
+  }
+  train.finish(meta.shards);
+  val.finish(meta.shards);
+  auto number = [](const ShardInfo& s) { return s.file.substr(s.file.size() - 10); };  // "000001.bin"
+  std::sort(meta.shards.begin(), meta.shards.end(),
+            [&](const ShardInfo& a, const ShardInfo& b) { return number(a) < number(b); });
+  write_file_atomic((fs::path(o.out_dir) / kShardTokenizerFile).string(), dump_json(tokenizer.to_json()) + "\n");
+  write_file_atomic((fs::path(o.out_dir) / kShardMetaFile).string(), dump_json(meta.to_json(), 1) + "\n");
+  // shards of an earlier prepare that this one did not write again
+  std::error_code ec;
+  for (const std::string& old : old_shards)
+    if (std::none_of(meta.shards.begin(), meta.shards.end(), [&](const ShardInfo& s) { return s.file == old; }))
+      fs::remove(fs::path(o.out_dir) / old, ec);
+  result.shards = static_cast<int>(meta.shards.size());
+  result.seconds = progress.finish();
+  return result;
+}
+
+}  // namespace moelab::train
