@@ -18,10 +18,12 @@
 #include "train/data/shard_meta.h"
 #include "train/data/shard_writer.h"
 #include "train/data/token_files.h"
+#include "run_losses.h"
 #include "train/trainer.h"
 
 namespace train = moelab::train;
 namespace fs = std::filesystem;
+using moelab::testing::logged_losses;
 using doctest::Contains;
 using moelab::Error;
 using moelab::testing::TempDir;
@@ -255,17 +257,6 @@ train::RunConfig shard_run(const fs::path& data, int steps, const fs::path& out)
               "log_interval": 1, "out_dir": ")" + out.string() + R"("},
     "optim": {"warmup_iters": 2, "lr_decay_iters": 12}})"));
 }
-
-std::map<int, double> losses(const fs::path& run) {
-  std::map<int, double> out;
-  std::ifstream in(run / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out[j["step"].get<int>()] = j["loss"].get<double>();
-  }
-  return out;
-}
 }  // namespace
 
 TEST_CASE("prepare -> train: the domain x expert matrix is there; resume on shards is bitwise exact") {
@@ -278,7 +269,7 @@ TEST_CASE("prepare -> train: the domain x expert matrix is there; resume on shar
   train::run_training(shard_run(d.path / "shards", 8, d.path / "full"), {}, log);
   train::run_training(shard_run(d.path / "shards", 4, d.path / "split"), {}, log);
   train::run_training(shard_run(d.path / "shards", 8, d.path / "split"), {true}, log);  // --resume
-  const std::map<int, double> a = losses(d.path / "full"), b = losses(d.path / "split");
+  const std::map<int, double> a = logged_losses(d.path / "full"), b = logged_losses(d.path / "split");
   REQUIRE(a.size() == 8);
   REQUIRE(b.size() == 8);
   for (int s = 1; s <= 8; ++s) {
