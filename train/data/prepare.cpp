@@ -161,17 +161,24 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
     // 4. per file: the last val_fraction of its tokens to the val shard, the rest to train shards
     size_t p = 0;
     for (size_t k = 0; k < texts.size(); ++k) {
-      std::vector<int32_t> file_ids;
-      for (; p < pieces.size() && pieces[p].file == k; ++p) {
-        if (pieces[p].document_start && eot) file_ids.push_back(*eot);
-        file_ids.insert(file_ids.end(), ids[p].begin(), ids[p].end());
-        std::vector<int32_t>().swap(ids[p]);
-      }
-      const auto n = static_cast<int64_t>(file_ids.size());
+      const size_t end = std::find_if(pieces.begin() + p, pieces.end(), [&](const Piece& x) { return x.file != k; }) -
+                         pieces.begin();
+      int64_t n = 0;
+      for (size_t q = p; q < end; ++q) n += static_cast<int64_t>(ids[q].size()) + (pieces[q].document_start && eot);
       const auto n_val = static_cast<int64_t>(static_cast<double>(n) * o.val_fraction);
       const auto domain = static_cast<uint16_t>(first + k);
-      train.append(file_ids.data(), n - n_val, domain, meta.shards);
-      val.append(file_ids.data() + (n - n_val), n_val, domain, meta.shards);
+      int64_t emitted = 0;
+      auto emit = [&](const int32_t* x, int64_t count) {
+        const int64_t to_train = std::clamp(n - n_val - emitted, int64_t{0}, count);
+        train.append(x, to_train, domain, meta.shards);
+        val.append(x + to_train, count - to_train, domain, meta.shards);
+        emitted += count;
+      };
+      for (; p < end; ++p) {
+        if (pieces[p].document_start && eot) emit(&*eot, 1);
+        emit(ids[p].data(), static_cast<int64_t>(ids[p].size()));
+        std::vector<int32_t>().swap(ids[p]);  // written: its memory goes back now
+      }
       result.train_tokens += n - n_val;
       result.val_tokens += n_val;
     }
