@@ -80,6 +80,13 @@ std::vector<std::string_view> fortune_entries(std::string_view text) {
   return entries;
 }
 
+size_t line_cut(std::string_view text, size_t size) {
+  auto space = [](char c) { return c == '\n' || c == ' ' || c == '\t' || c == '\r'; };
+  size_t cut = std::min(std::max<size_t>(size, 1), text.size());
+  while (cut < text.size() && !(text[cut - 1] == '\n' && !space(text[cut]))) ++cut;
+  return cut;
+}
+
 std::vector<Document> read_documents(const std::vector<std::string>& paths, const std::string& format) {
   const std::vector<DataFile> sources = list_data_files(paths);
   // the corpus is held in memory (text, then tokens: about 8 bytes per byte of text at the peak),

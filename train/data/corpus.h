@@ -43,6 +43,11 @@ std::vector<DataFile> list_data_files(const std::vector<std::string>& paths);
 bool is_fortune_file(const std::string& path, const std::string& format);
 // The entries of a fortune file's text (separated by lines holding only "%"), empty ones skipped.
 std::vector<std::string_view> fortune_entries(std::string_view text);
+// Where to cut `text` into parts of about `size` bytes: the first position at or after `size` that
+// follows a newline and starts a non-space character (or the end). A cut there splits neither a
+// UTF-8 sequence nor a run of white space (char, byte and GPT-2-style BPE tokenise the parts as
+// they would the whole).
+size_t line_cut(std::string_view text, size_t size);
 // Expands and reads the files; fortunes format drops the "%" separator lines. Errors name the path.
 std::vector<Document> read_documents(const std::vector<std::string>& paths, const std::string& format);
 // Builds the tokenizer (char: from all text, unless `tokenizer` is given) and the streams; token

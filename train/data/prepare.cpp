@@ -1,6 +1,7 @@
 #include "train/data/prepare.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
 
@@ -54,31 +55,45 @@ std::set<std::string> claim_out_dir(const std::string& dir) {
   return shards;
 }
 
-// A stretch of one file's text tokenised as a unit; `document_start`: an end-of-text id goes before it.
-struct Piece {
-  size_t file = 0;
+// A stretch of one document: a whole fortune or text file, or a part of a long one.
+struct Span {
   std::string_view text;
-  size_t offset = 0;  // in the file, for errors
-  bool document_start = false;
+  size_t offset = 0;           // in its file, for errors
+  bool document_start = false;  // an end-of-text id goes before it
 };
 
-// Cuts a document into pieces of about kPieceBytes, after a newline followed by a non-space
-// character (a cut there tokenises as the whole would for char, byte and GPT-2-style BPE).
-void add_pieces(std::vector<Piece>& pieces, size_t file, std::string_view doc, size_t offset) {
+// Cuts a document into spans of about kPieceBytes (line_cut: they tokenise as the whole would).
+void add_spans(std::vector<Span>& spans, std::string_view doc, size_t offset) {
   bool first = true;
   while (!doc.empty()) {
-    size_t cut = doc.size();
-    if (doc.size() > kPieceBytes) {
-      cut = kPieceBytes;
-      while (cut < doc.size() && !(doc[cut - 1] == '\n' && doc[cut] != '\n' && doc[cut] != ' ' && doc[cut] != '\t' &&
-                                   doc[cut] != '\r'))
-        ++cut;
-    }
-    pieces.push_back({file, doc.substr(0, cut), offset, first});
+    const size_t cut = line_cut(doc, kPieceBytes);
+    spans.push_back({doc.substr(0, cut), offset, first});
     doc.remove_prefix(cut);
     offset += cut;
     first = false;
   }
+}
+
+// The unit of parallel work: consecutive spans of one file, about kPieceBytes of text.
+struct Piece {
+  size_t file = 0;  // index in the group
+  size_t begin = 0, end = 0;
+};
+
+// Tokenises a piece's spans in order, an end-of-text id before each document when there is one.
+std::vector<int32_t> encode_piece(const Tokenizer& tokenizer, std::optional<int32_t> eot, const std::vector<Span>& spans,
+                                  const Piece& piece, const std::string& path) {
+  std::vector<int32_t> ids;
+  for (size_t i = piece.begin; i < piece.end; ++i) {
+    if (spans[i].document_start && eot) ids.push_back(*eot);
+    try {
+      const std::vector<int32_t> more = tokenizer.encode(std::string(spans[i].text), path);
+      ids.insert(ids.end(), more.begin(), more.end());
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " (counted from byte " + std::to_string(spans[i].offset) + " of the file)");
+    }
+  }
+  return ids;
 }
 
 std::string default_name(const std::string& input) {
@@ -90,6 +105,7 @@ std::string default_name(const std::string& input) {
 }  // namespace
 
 PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tty) {
+  const auto start = std::chrono::steady_clock::now();  // the whole job: the char vocabulary pass too
   MOELAB_CHECK(!o.inputs.empty(), "prepare: no input files");
   MOELAB_CHECK(o.val_fraction >= 0 && o.val_fraction < 1, "prepare --val-fraction: ", o.val_fraction,
                " is out of range (expected in [0, 1))");
@@ -134,14 +150,25 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
       MOELAB_CHECK(!texts.back().empty() || files[i].in_folder, "prepare: ", files[i].path, " is empty");
     }
     // 2. cut into pieces: each fortune (or each whole text file) is a document
+    std::vector<Span> spans;
     std::vector<Piece> pieces;
     for (size_t k = 0; k < texts.size(); ++k) {
       const std::string_view text = texts[k];
+      const size_t file_begin = spans.size();
       if (is_fortune_file(files[first + k].path, o.format)) {
         for (std::string_view entry : fortune_entries(text))
-          add_pieces(pieces, k, entry, static_cast<size_t>(entry.data() - text.data()));
+          add_spans(spans, entry, static_cast<size_t>(entry.data() - text.data()));
       } else {
-        add_pieces(pieces, k, text, 0);
+        add_spans(spans, text, 0);
+      }
+      size_t bytes = 0;
+      for (size_t i = file_begin; i < spans.size(); ++i) {
+        if (pieces.empty() || pieces.back().file != k || bytes >= kPieceBytes) {
+          pieces.push_back({k, i, i});
+          bytes = 0;
+        }
+        pieces.back().end = i + 1;
+        bytes += spans[i].text.size();
       }
     }
     // 3. tokenise in parallel; the first error (in input order) is reported, as one thread would
@@ -149,10 +176,8 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
     std::vector<std::string> errors(pieces.size());
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
-      const Piece& piece = pieces[p];
       try {
-        ids[p] = tokenizer.encode(std::string(piece.text), files[first + piece.file].path + " (the text from byte " +
-                                                               std::to_string(piece.offset) + ")");
+        ids[p] = encode_piece(tokenizer, eot, spans, pieces[p], files[first + pieces[p].file].path);
       } catch (const std::exception& e) {
         errors[p] = e.what();
       }
@@ -164,7 +189,7 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
       const size_t end = std::find_if(pieces.begin() + p, pieces.end(), [&](const Piece& x) { return x.file != k; }) -
                          pieces.begin();
       int64_t n = 0;
-      for (size_t q = p; q < end; ++q) n += static_cast<int64_t>(ids[q].size()) + (pieces[q].document_start && eot);
+      for (size_t q = p; q < end; ++q) n += static_cast<int64_t>(ids[q].size());
       const auto n_val = static_cast<int64_t>(static_cast<double>(n) * o.val_fraction);
       const auto domain = static_cast<uint16_t>(first + k);
       int64_t emitted = 0;
@@ -175,7 +200,6 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
         emitted += count;
       };
       for (; p < end; ++p) {
-        if (pieces[p].document_start && eot) emit(&*eot, 1);
         emit(ids[p].data(), static_cast<int64_t>(ids[p].size()));
         std::vector<int32_t>().swap(ids[p]);  // written: its memory goes back now
       }
@@ -199,7 +223,8 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
     if (std::none_of(meta.shards.begin(), meta.shards.end(), [&](const ShardInfo& s) { return s.file == old; }))
       fs::remove(fs::path(o.out_dir) / old, ec);
   result.shards = static_cast<int>(meta.shards.size());
-  result.seconds = progress.finish();
+  progress.finish();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

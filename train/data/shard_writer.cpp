@@ -22,6 +22,8 @@ void ShardWriter::append(const int32_t* ids, int64_t count, uint16_t domain, std
                    " tokens, more than one shard holds (lower --val-fraction)");
       write(written);
     }
+    // a train shard's whole size at once: no copies as it grows (pages are touched only as filled)
+    if (!single_ && buffer_.capacity() == 0) buffer_.reserve(static_cast<size_t>(max_tokens_ * width_));
     const int64_t n = std::min(count, max_tokens_ - count_);
     if (runs_.empty() || runs_.back().domain != domain) runs_.push_back({count_, domain});
     const size_t at = buffer_.size();

@@ -32,9 +32,8 @@ void Progress::update(double done) {
   out_ << line(done) << "\n" << std::flush;
 }
 
-double Progress::finish() {
+void Progress::finish() {
   if (tty_) out_ << "\n" << std::flush;
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 }  // namespace moelab::train

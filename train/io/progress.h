@@ -11,8 +11,8 @@ class Progress {
  public:
   Progress(std::ostream& out, bool tty, std::string label, double total_bytes);
   void update(double done_bytes);
-  // Ends the bar's line (a terminal); returns the seconds since the start.
-  double finish();
+  // Ends the bar's line (on a terminal).
+  void finish();
 
  private:
   std::string line(double done) const;
