@@ -145,8 +145,8 @@ std::vector<Key> make_keys() {
       string("data.format", FIELD(data.format),
              "fortunes: drop the % separator lines of fortune files; text: as is; shards: llm.c token shards "
              "(`moelab prepare`); nanogpt: raw uint16 tokens (nanoGPT's train.bin); auto: shards for a folder with "
-             "meta.json, a glob or a *.bin file starting with a shard magic, else fortunes when FILE.dat exists, "
-             "else text")
+             "meta.json or llm.c shards, a glob or a *.bin file starting with a shard magic, else fortunes when "
+             "FILE.dat exists, else text")
           .one_of({"auto", "text", "fortunes", "shards", "nanogpt"}),
       // train
       number("train.batch_size", FIELD(train.batch_size), "sequences per step").min(1),

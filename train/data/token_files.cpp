@@ -194,7 +194,13 @@ bool is_token_data(const DataConfig& cfg) {
   if (cfg.format != "auto" || cfg.train.empty()) return false;
   const std::string& p = cfg.train.front();
   std::error_code ec;
-  if (fs::is_directory(p, ec)) return fs::exists(fs::path(p) / kShardMetaFile, ec);
+  if (fs::is_directory(p, ec)) {
+    if (fs::exists(fs::path(p) / kShardMetaFile, ec)) return true;
+    std::vector<std::string> bins;  // or a folder of llm.c shards: its first *.bin has a shard magic
+    for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().extension() == ".bin") bins.push_back(it->path().string());
+    return !bins.empty() && starts_with_shard_magic(*std::min_element(bins.begin(), bins.end()));
+  }
   if (fs::exists(p, ec)) return p.ends_with(".bin") && starts_with_shard_magic(p);
   return is_glob(p);
 }

@@ -9,8 +9,8 @@
 
 namespace moelab::train {
 
-// data.format "shards" or "nanogpt", or "auto" with data.train[0] a folder holding meta.json, a
-// glob pattern, or a file starting with a shard magic.
+// data.format "shards" or "nanogpt", or "auto" with data.train[0] a folder holding meta.json (or
+// whose first *.bin starts with a shard magic), a glob pattern, or a *.bin starting with a magic.
 bool is_token_data(const DataConfig& cfg);
 
 // Maps the files. A folder contributes its train shards to data.train and, when data.val is not
