@@ -122,7 +122,9 @@ void load_data(Run& run, std::ostream& log) {
                " tokens (from ", sources, "), fewer than one block of ", T + 1, " (model.block_size ", T, " + 1)");
   MOELAB_CHECK(c.val.size() > T, "data: the validation split has ", c.val.size(),
                " tokens (from ", sources, "), fewer than one block of ", T + 1,
-               " (raise data.val_fraction or give data.val)");
+               c.from_token_files ? " (give data.val, or a folder prepared with --val-fraction > 0: token files are "
+                                    "not split by data.val_fraction)"
+                                  : " (raise data.val_fraction or give data.val)");
 }
 
 // Expert choice ranks tokens across the batch, so a token's output depends on later tokens.

@@ -293,4 +293,11 @@ TEST_CASE("prepare -> train: the domain x expert matrix is there; resume on shar
   train::prepare_shards(o, log, false);
   CHECK_THROWS_WITH_AS(train::run_training(shard_run(d.path / "bytes", 9, d.path / "split"), {true}, log),
                        Contains("is not the checkpoint's"), Error);
+  // one train shard alone has no val split (eval can read it; training says what to give)
+  const fs::path one_shard = d.path / "bytes" / "text_train_000001.bin";
+  train::DataConfig single;
+  single.train = {one_shard.string()};
+  CHECK(train::build_corpus(single).val.size() == 0);
+  CHECK_THROWS_WITH_AS(train::run_training(shard_run(one_shard, 2, d.path / "one"), {}, log),
+                       Contains("token files are not split by data.val_fraction"), Error);
 }

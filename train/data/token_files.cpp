@@ -221,8 +221,6 @@ Corpus open_token_corpus(const DataConfig& cfg, const Tokenizer* expected) {
       if (!has_val || f.split != "train") builder.add(f, val);
   }
   MOELAB_CHECK(train.size() > 0, "data: the token files of data.train hold no training tokens");
-  MOELAB_CHECK(val.size() > 0, "data: the token files hold no validation split; give data.val (token files are not "
-               "split by data.val_fraction: moelab prepare --val-fraction makes a val shard)");
   return builder.finish(std::move(train), std::move(val));
 }
 
