@@ -205,6 +205,11 @@ TEST_CASE("prepare writes llm.c shards, tokenizer.json and meta.json; the same f
   o.shard_tokens = 100000;
   train::prepare_shards(o, log, false);
   CHECK(!fs::exists(d.path / "two" / "text_train_000002.bin"));
+  CHECK(!fs::exists(d.path / "two" / "prepare.unfinished"));
+  d.write("two/prepare.unfinished", "");  // as an interrupted prepare leaves it
+  train::DataConfig unfinished;
+  unfinished.train = {(d.path / "two").string()};
+  CHECK_THROWS_WITH_AS(train::build_corpus(unfinished), Contains("two is an unfinished moelab prepare"), Error);
   d.write("mine/notes.txt", "keep me");
   o.out_dir = (d.path / "mine").string();
   CHECK_THROWS_WITH_AS(train::prepare_shards(o, log, false), Contains("holds notes.txt, which moelab prepare did not write"),

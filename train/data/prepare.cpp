@@ -26,7 +26,8 @@ constexpr size_t kPieceBytes = 1u << 20;     // the unit of parallel work
 
 bool written_by_prepare(const std::string& file_name) {
   const std::string name = temp_name_target(file_name).value_or(file_name);
-  return name == kShardMetaFile || name == kShardTokenizerFile || shard_split_of(name).has_value();
+  return name == kShardMetaFile || name == kShardTokenizerFile || name == kPrepareUnfinishedFile ||
+         shard_split_of(name).has_value();
 }
 
 // Makes OUT ready: new, empty, or an earlier prepare's output (its meta.json is removed first, so a
@@ -127,6 +128,8 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
   const std::optional<int32_t> eot = tokenizer.end_of_text();
   const int width = token_width(tokenizer.vocab_size());
   const std::set<std::string> old_shards = claim_out_dir(o.out_dir);
+  const std::string unfinished = (fs::path(o.out_dir) / kPrepareUnfinishedFile).string();
+  write_file_atomic(unfinished, "moelab prepare is writing this folder (or was interrupted): run it again\n");
 
   ShardMeta meta;
   meta.name = name;
@@ -217,8 +220,9 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
             [&](const ShardInfo& a, const ShardInfo& b) { return number(a) < number(b); });
   write_file_atomic((fs::path(o.out_dir) / kShardTokenizerFile).string(), dump_json(tokenizer.to_json()) + "\n");
   write_file_atomic((fs::path(o.out_dir) / kShardMetaFile).string(), dump_json(meta.to_json(), 1) + "\n");
-  // shards of an earlier prepare that this one did not write again
   std::error_code ec;
+  fs::remove(unfinished, ec);
+  // shards of an earlier prepare that this one did not write again
   for (const std::string& old : old_shards)
     if (std::none_of(meta.shards.begin(), meta.shards.end(), [&](const ShardInfo& s) { return s.file == old; }))
       fs::remove(fs::path(o.out_dir) / old, ec);

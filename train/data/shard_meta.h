@@ -13,6 +13,8 @@ namespace moelab::train {
 
 constexpr const char* kShardMetaFile = "meta.json";
 constexpr const char* kShardTokenizerFile = "tokenizer.json";
+// Present while prepare writes a folder (removed after meta.json): readers refuse such a folder.
+constexpr const char* kPrepareUnfinishedFile = "prepare.unfinished";
 
 struct ShardInfo {
   std::string file;                // name within the folder

@@ -46,6 +46,8 @@ std::vector<TokenFile> expand(const std::string& p) {
   std::error_code ec;
   MOELAB_CHECK(fs::exists(p, ec), "data: ", p, " does not exist");
   if (!fs::is_directory(p, ec)) return {{p, ""}};
+  MOELAB_CHECK(!fs::exists(fs::path(p) / kPrepareUnfinishedFile, ec), "data: ", p,
+               " is an unfinished moelab prepare (interrupted, or still running); run prepare again");
   const fs::path meta = fs::path(p) / kShardMetaFile;
   if (fs::exists(meta, ec)) {  // prepare's folder: its own list, not whatever else lies there
     const ShardMeta m = ShardMeta::from_json(read_json(meta.string()), meta.string());
