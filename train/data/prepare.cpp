@@ -81,6 +81,38 @@ struct Piece {
   size_t begin = 0, end = 0;
 };
 
+// A group of files cut for tokenising: its spans, and the pieces (ranges of spans) to tokenise.
+struct Group {
+  std::vector<Span> spans;
+  std::vector<Piece> pieces;
+};
+
+// texts[k] is files[first + k]: each fortune (or each whole text file) is a document.
+Group cut_into_pieces(const std::vector<std::string>& texts, const std::vector<DataFile>& files, size_t first,
+                      const std::string& format) {
+  Group g;
+  for (size_t k = 0; k < texts.size(); ++k) {
+    const std::string_view text = texts[k];
+    const size_t file_begin = g.spans.size();
+    if (is_fortune_file(files[first + k].path, format)) {
+      for (std::string_view entry : fortune_entries(text))
+        add_spans(g.spans, entry, static_cast<size_t>(entry.data() - text.data()));
+    } else {
+      add_spans(g.spans, text, 0);
+    }
+    size_t bytes = 0;
+    for (size_t i = file_begin; i < g.spans.size(); ++i) {
+      if (g.pieces.empty() || g.pieces.back().file != k || bytes >= kPieceBytes) {
+        g.pieces.push_back({k, i, i});
+        bytes = 0;
+      }
+      g.pieces.back().end = i + 1;
+      bytes += g.spans[i].text.size();
+    }
+  }
+  return g;
+}
+
 // Tokenises a piece's spans in order, an end-of-text id before each document when there is one.
 std::vector<int32_t> encode_piece(const Tokenizer& tokenizer, std::optional<int32_t> eot, const std::vector<Span>& spans,
                                   const Piece& piece, const std::string& path) {
@@ -99,8 +131,8 @@ std::vector<int32_t> encode_piece(const Tokenizer& tokenizer, std::optional<int3
 
 std::string default_name(const std::string& input) {
   const fs::path p = fs::path(input).lexically_normal();
-  std::string name = (p.has_filename() ? p : p.parent_path()).stem().string();
-  return name.empty() ? "data" : name;
+  const std::string name = (p.has_filename() ? p : p.parent_path()).stem().string();
+  return name.empty() || name.starts_with(".") ? "data" : name;  // "." or "..": no name to take
 }
 
 }  // namespace
@@ -153,27 +185,9 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
       MOELAB_CHECK(!texts.back().empty() || files[i].in_folder, "prepare: ", files[i].path, " is empty");
     }
     // 2. cut into pieces: each fortune (or each whole text file) is a document
-    std::vector<Span> spans;
-    std::vector<Piece> pieces;
-    for (size_t k = 0; k < texts.size(); ++k) {
-      const std::string_view text = texts[k];
-      const size_t file_begin = spans.size();
-      if (is_fortune_file(files[first + k].path, o.format)) {
-        for (std::string_view entry : fortune_entries(text))
-          add_spans(spans, entry, static_cast<size_t>(entry.data() - text.data()));
-      } else {
-        add_spans(spans, text, 0);
-      }
-      size_t bytes = 0;
-      for (size_t i = file_begin; i < spans.size(); ++i) {
-        if (pieces.empty() || pieces.back().file != k || bytes >= kPieceBytes) {
-          pieces.push_back({k, i, i});
-          bytes = 0;
-        }
-        pieces.back().end = i + 1;
-        bytes += spans[i].text.size();
-      }
-    }
+    const Group group = cut_into_pieces(texts, files, first, o.format);
+    const std::vector<Span>& spans = group.spans;
+    const std::vector<Piece>& pieces = group.pieces;
     // 3. tokenise in parallel; the first error (in input order) is reported, as one thread would
     std::vector<std::vector<int32_t>> ids(pieces.size());
     std::vector<std::string> errors(pieces.size());
