@@ -113,20 +113,24 @@ Group cut_into_pieces(const std::vector<std::string>& texts, const std::vector<D
   return g;
 }
 
-// Tokenises a piece's spans in order, an end-of-text id before each document when there is one.
-std::vector<int32_t> encode_piece(const Tokenizer& tokenizer, std::optional<int32_t> eot, const std::vector<Span>& spans,
-                                  const Piece& piece, const std::string& path) {
-  std::vector<int32_t> ids;
+// Tokenises a piece's spans in order, an end-of-text id before each document when there is one;
+// returns them as shard bytes (`width` each), so narrowing runs in parallel too.
+std::string encode_piece(const Tokenizer& tokenizer, std::optional<int32_t> eot, int width,
+                         const std::vector<Span>& spans, const Piece& piece, const std::string& path) {
+  size_t text_bytes = 0;
+  for (size_t i = piece.begin; i < piece.end; ++i) text_bytes += spans[i].text.size();
+  std::string out;
+  out.reserve((text_bytes + piece.end - piece.begin) * width);  // no tokenizer makes more ids than bytes
   for (size_t i = piece.begin; i < piece.end; ++i) {
-    if (spans[i].document_start && eot) ids.push_back(*eot);
+    if (spans[i].document_start && eot) append_token_bytes(out, &*eot, 1, width);
     try {
-      const std::vector<int32_t> more = tokenizer.encode(std::string(spans[i].text), path);
-      ids.insert(ids.end(), more.begin(), more.end());
+      const std::vector<int32_t> ids = tokenizer.encode(std::string(spans[i].text), path);
+      append_token_bytes(out, ids.data(), static_cast<int64_t>(ids.size()), width);
     } catch (const Error& e) {
       throw Error(std::string(e.what()) + " (counted from byte " + std::to_string(spans[i].offset) + " of the file)");
     }
   }
-  return ids;
+  return out;
 }
 
 std::string default_name(const std::string& input) {
@@ -189,12 +193,12 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
     const std::vector<Span>& spans = group.spans;
     const std::vector<Piece>& pieces = group.pieces;
     // 3. tokenise in parallel; the first error (in input order) is reported, as one thread would
-    std::vector<std::vector<int32_t>> ids(pieces.size());
+    std::vector<std::string> piece_bytes(pieces.size());
     std::vector<std::string> errors(pieces.size());
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t p = 0; p < static_cast<int64_t>(pieces.size()); ++p) {
       try {
-        ids[p] = encode_piece(tokenizer, eot, spans, pieces[p], files[first + pieces[p].file].path);
+        piece_bytes[p] = encode_piece(tokenizer, eot, width, spans, pieces[p], files[first + pieces[p].file].path);
       } catch (const std::exception& e) {
         errors[p] = e.what();
       }
@@ -206,19 +210,18 @@ PrepareResult prepare_shards(const PrepareOptions& o, std::ostream& log, bool tt
       const size_t end = std::find_if(pieces.begin() + p, pieces.end(), [&](const Piece& x) { return x.file != k; }) -
                          pieces.begin();
       int64_t n = 0;
-      for (size_t q = p; q < end; ++q) n += static_cast<int64_t>(ids[q].size());
+      for (size_t q = p; q < end; ++q) n += static_cast<int64_t>(piece_bytes[q].size()) / width;
       const auto n_val = static_cast<int64_t>(static_cast<double>(n) * o.val_fraction);
       const auto domain = static_cast<uint16_t>(first + k);
       int64_t emitted = 0;
-      auto emit = [&](const int32_t* x, int64_t count) {
-        const int64_t to_train = std::clamp(n - n_val - emitted, int64_t{0}, count);
-        train.append(x, to_train, domain, meta.shards);
-        val.append(x + to_train, count - to_train, domain, meta.shards);
-        emitted += count;
-      };
       for (; p < end; ++p) {
-        emit(ids[p].data(), static_cast<int64_t>(ids[p].size()));
-        std::vector<int32_t>().swap(ids[p]);  // written: its memory goes back now
+        const char* bytes = piece_bytes[p].data();
+        const auto count = static_cast<int64_t>(piece_bytes[p].size()) / width;
+        const int64_t to_train = std::clamp(n - n_val - emitted, int64_t{0}, count);
+        train.append_bytes(bytes, to_train, domain, meta.shards);
+        val.append_bytes(bytes + to_train * width, count - to_train, domain, meta.shards);
+        emitted += count;
+        std::string().swap(piece_bytes[p]);  // written: its memory goes back now
       }
       result.train_tokens += n - n_val;
       result.val_tokens += n_val;

@@ -16,6 +16,21 @@ int32_t int32_at(const unsigned char* bytes, int index) {
 
 int token_width(int64_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
 
+void append_token_bytes(std::string& out, const int32_t* ids, int64_t count, int width) {
+  const size_t at = out.size();
+  out.resize(at + static_cast<size_t>(count * width));
+  char* dst = out.data() + at;
+  for (int64_t i = 0; i < count; ++i) {
+    if (width == 2) {
+      const auto v = static_cast<uint16_t>(ids[i]);
+      std::memcpy(dst + 2 * i, &v, 2);
+    } else {
+      const auto v = static_cast<uint32_t>(ids[i]);
+      std::memcpy(dst + 4 * i, &v, 4);
+    }
+  }
+}
+
 std::string shard_header(int64_t count, int width) {
   MOELAB_CHECK(count >= 0 && count <= kShardMaxTokens, "shard: ", count, " tokens do not fit the header's int32 count");
   MOELAB_CHECK(width == 2 || width == 4, "shard: tokens are 2 or 4 bytes, not ", width);

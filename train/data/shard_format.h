@@ -23,6 +23,8 @@ struct ShardLayout {
 
 // Bytes per token for a vocabulary: 2 while every id fits in uint16, else 4.
 int token_width(int64_t vocab_size);
+// Appends ids to `out` as a shard holds them: `width` bytes each, little-endian.
+void append_token_bytes(std::string& out, const int32_t* ids, int64_t count, int width);
 // The 1024-byte header of a shard of `count` tokens of `width` bytes.
 std::string shard_header(int64_t count, int width);
 // Checks an llm.c shard's header against the file size; errors name `path`: "not a token shard

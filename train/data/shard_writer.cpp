@@ -15,7 +15,7 @@ ShardWriter::ShardWriter(std::string dir, std::string name, std::string split, i
     : dir_(std::move(dir)), name_(std::move(name)), split_(std::move(split)), index_(first_index),
       max_tokens_(std::min(max_tokens, kShardMaxTokens)), width_(width), single_(single) {}
 
-void ShardWriter::append(const int32_t* ids, int64_t count, uint16_t domain, std::vector<ShardInfo>& written) {
+void ShardWriter::append_bytes(const char* bytes, int64_t count, uint16_t domain, std::vector<ShardInfo>& written) {
   while (count > 0) {
     if (count_ == max_tokens_) {
       MOELAB_CHECK(!single_, "prepare: the ", split_, " split has more than ", max_tokens_,
@@ -26,20 +26,15 @@ void ShardWriter::append(const int32_t* ids, int64_t count, uint16_t domain, std
     if (!single_ && buffer_.capacity() == 0) buffer_.reserve(static_cast<size_t>(max_tokens_ * width_));
     const int64_t n = std::min(count, max_tokens_ - count_);
     if (runs_.empty() || runs_.back().domain != domain) runs_.push_back({count_, domain});
-    const size_t at = buffer_.size();
-    buffer_.resize(at + static_cast<size_t>(n * width_));
-    char* out = buffer_.data() + at;
-    for (int64_t i = 0; i < n; ++i) {
-      if (width_ == 2) {
-        const auto v = static_cast<uint16_t>(ids[i]);
-        std::memcpy(out + 2 * i, &v, 2);
-      } else {
-        const auto v = static_cast<uint32_t>(ids[i]);
-        std::memcpy(out + 4 * i, &v, 4);
-      }
-    }
-    count_ += n, ids += n, count -= n;
+    buffer_.append(bytes, static_cast<size_t>(n * width_));
+    count_ += n, bytes += n * width_, count -= n;
   }
+}
+
+void ShardWriter::append(const int32_t* ids, int64_t count, uint16_t domain, std::vector<ShardInfo>& written) {
+  std::string bytes;
+  append_token_bytes(bytes, ids, count, width_);
+  append_bytes(bytes.data(), count, domain, written);
 }
 
 void ShardWriter::finish(std::vector<ShardInfo>& written) {

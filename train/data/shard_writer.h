@@ -15,7 +15,9 @@ class ShardWriter {
   // `single`: the whole split in one shard (more than max_tokens is an error).
   ShardWriter(std::string dir, std::string name, std::string split, int first_index, int64_t max_tokens, int width,
               bool single);
-  // Appends tokens from one source file (a domain); writes each shard as it fills.
+  // Appends `count` tokens from one source file (a domain), given as shard bytes (`width` each,
+  // append_token_bytes); writes each shard as it fills.
+  void append_bytes(const char* bytes, int64_t count, uint16_t domain, std::vector<ShardInfo>& written);
   void append(const int32_t* ids, int64_t count, uint16_t domain, std::vector<ShardInfo>& written);
   // Writes what is buffered (nothing if empty).
   void finish(std::vector<ShardInfo>& written);
