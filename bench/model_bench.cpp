@@ -29,9 +29,10 @@ void run_model_bench(const train::RunConfig& cfg_in, const ModelBenchOptions& o,
   nn::GPT model(cfg.model, cfg.train.seed);
   auto opt = train::make_optimizer(model, cfg.optim);
   const int64_t B = cfg.train.batch_size, T = cfg.model.block_size;
-  train::TokenStream s;
   Rng data_rng(cfg.train.seed, 9);
-  for (int64_t i = 0; i < 100000; ++i) s.tokens.push_back(static_cast<int32_t>(data_rng.randint(o.vocab)));
+  std::vector<int32_t> random_tokens;
+  for (int64_t i = 0; i < 100000; ++i) random_tokens.push_back(static_cast<int32_t>(data_rng.randint(o.vocab)));
+  const train::TokenStream s(std::move(random_tokens));
   std::vector<double> ms, ms_fwd, ms_bwd, ms_opt;
   auto since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
   for (int64_t i = 0; i < int64_t{o.warmup} + o.steps; ++i) {

@@ -51,8 +51,8 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
   if (opts.grads_out.empty()) no_grad.emplace();
   lm.model->set_training(false);
   for (auto& [name, s] : sets) {
-    const int64_t available = (static_cast<int64_t>(s.tokens.size()) - 1) / (int64_t{opts.batch} * T);
-    MOELAB_CHECK(available >= 1, "eval: ", name, " has ", s.tokens.size(), " tokens, fewer than one batch of ",
+    const int64_t available = (s.size() - 1) / (int64_t{opts.batch} * T);
+    MOELAB_CHECK(available >= 1, "eval: ", name, " has ", s.size(), " tokens, fewer than one batch of ",
                  opts.batch, "x", T, " + 1");
     const int64_t n = std::min<int64_t>(opts.batches, available);
     const bool grads = !opts.grads_out.empty() && &name == &sets.front().first;
@@ -111,8 +111,10 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
     if (!opts.dump_tokens.empty() && &name == &sets.front().first) {
       std::string bytes;
       const int64_t count = n * opts.batch * T + 1;
+      std::vector<int32_t> ids(count);
+      s.read(0, count, ids.data());
       for (int64_t i = 0; i < count; ++i) {
-        const auto v = static_cast<uint16_t>(s.tokens[i]);
+        const auto v = static_cast<uint16_t>(ids[i]);
         bytes += static_cast<char>(v & 0xFF);
         bytes += static_cast<char>(v >> 8);
       }

@@ -119,11 +119,13 @@ void load_data(Run& run, std::ostream& log) {
   std::string sources;  // "a.txt, b.txt and 3 more", for errors about a split's size
   for (size_t i = 0; i < c.domains.size() && i < 3; ++i) sources += (i ? ", " : "") + c.domains[i];
   if (c.domains.size() > 3) sources += " and " + std::to_string(c.domains.size() - 3) + " more";
-  MOELAB_CHECK(static_cast<int64_t>(c.train.tokens.size()) > T, "data: the training split has ", c.train.tokens.size(),
+  MOELAB_CHECK(c.train.size() > T, "data: the training split has ", c.train.size(),
                " tokens (from ", sources, "), fewer than one block of ", T + 1, " (model.block_size ", T, " + 1)");
-  MOELAB_CHECK(static_cast<int64_t>(c.val.tokens.size()) > T, "data: the validation split has ", c.val.tokens.size(),
+  MOELAB_CHECK(c.val.size() > T, "data: the validation split has ", c.val.size(),
                " tokens (from ", sources, "), fewer than one block of ", T + 1,
-               " (raise data.val_fraction or give data.val)");
+               c.from_token_files ? " (give data.val, or a folder prepared with --val-fraction > 0: token files are "
+                                    "not split by data.val_fraction)"
+                                  : " (raise data.val_fraction or give data.val)");
 }
 
 // Expert choice ranks tokens across the batch, so a token's output depends on later tokens.
@@ -176,6 +178,7 @@ void check_resume_matches(const Run& run) {
       first_difference(to_json(run.resumed->config)["model"], to_json(run.cfg)["model"], "model");
   MOELAB_CHECK(model_diff.empty(), "--resume: ", model_diff, " (", where, "); a resumed run keeps its model: start a new ",
                "run, or continue from this one with lifelong.init_from");
+  if (run.corpus.from_token_files) return;  // their tokenizer was checked against the checkpoint's in load_data
   const std::string had = run.resumed->tokenizer.byte_level() ? "byte" : "char";
   MOELAB_CHECK(had == run.cfg.data.tokenizer, "--resume: data.tokenizer is \"", had, "\" in the checkpoint but \"",
                run.cfg.data.tokenizer, "\" in this config (", where, ")");
@@ -296,7 +299,7 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
   write_row(run, start);
   run.tty = isatty(fileno(stdout));
   log << "moelab train: " << model.num_parameters() << " parameters, vocab " << cfg.model.vocab_size << ", "
-      << run.corpus.train.tokens.size() << " train / " << run.corpus.val.tokens.size() << " val tokens from "
+      << run.corpus.train.size() << " train / " << run.corpus.val.size() << " val tokens from "
       << run.corpus.domains.size() << " files, " << num_threads() << " threads"
       << (run.dist->single() ? std::string() : " x " + std::to_string(run.dist->size()) + " processes")
       << ", out " << run.out_dir << "\n";

@@ -96,6 +96,23 @@ case "$case_name" in
     [ ! -e "$work/cut/latest" ] || fail "setup: latest still there"
     truncate -s 1000 "$work/cut/model.safetensors"
     expect "cut/model\.safetensors.*(truncated|short|size)" "$moelab" eval "$work/cut" ;;
+  prepare_foreign_out)
+    mkdir -p "$work/mine"; echo "my notes" > "$work/mine/notes.txt"
+    expect "prepare --out: .*mine holds notes\.txt, which moelab prepare did not write" \
+      "$moelab" prepare "$corpus" --tokenizer char --out "$work/mine"
+    [ "$(ls "$work/mine")" = notes.txt ] && grep -q "my notes" "$work/mine/notes.txt" || fail "the folder was changed" ;;
+  truncated_shard)
+    succeed "$moelab" prepare "$corpus" --tokenizer char --out "$work/shards"
+    truncate -s -7 "$work/shards/corpus_train_000001.bin"
+    expect "corpus_train_000001\.bin is truncated: the header says [0-9]+ tokens" \
+      train_tiny "$work/new" 5 --set data.train="$work/shards" ;;
+  shard_token_above_vocab)
+    mkdir -p "$work/bad"; echo '{"type": "byte"}' > "$work/bad/tokenizer.json"
+    # an llm.c header (magic, version, 64 tokens), then the ids 300, 65, 65, ... (perl-base is always there)
+    perl -e 'print pack("l<*", 20240520, 1, 64, (0) x 253), pack("S<*", 300, (65) x 63)' > "$work/bad/x_train_000001.bin"
+    cp "$work/bad/x_train_000001.bin" "$work/bad/x_val_000000.bin"
+    expect "token 300 in .*x_(train_000001|val_000000)\.bin at byte 1024 is not below the vocabulary size 256" \
+      train_tiny "$work/new" 5 --set data.train="$work/bad" --set model.block_size=63 ;;
   vocab_mismatch)
     # the resumed run keeps its checkpoint's tokenizer; this text has characters it never saw
     for i in $(seq 1 40); do echo "QUICK BROWN FOX $i"; done > "$work/other.txt"

@@ -53,24 +53,29 @@ TEST_CASE("without data.val, the last val_fraction of EACH file is held out; eve
   cfg.format = "text";
   const train::Corpus c = train::build_corpus(cfg);
   REQUIRE(c.domains.size() == 2);
-  REQUIRE(c.train.tokens.size() == 80 + 40);
-  REQUIRE(c.val.tokens.size() == 20 + 10);
+  REQUIRE(c.train.size() == 80 + 40);
+  REQUIRE(c.val.size() == 20 + 10);
   const int32_t a = c.tokenizer.encode("a", "t")[0], b = c.tokenizer.encode("b", "t")[0];
-  for (size_t i = 0; i < 120; ++i) {
-    CHECK(c.train.tokens[i] == (i < 80 ? a : b));
-    CHECK(c.train.domain[i] == (i < 80 ? 0 : 1));
+  std::vector<uint16_t> domains(120);
+  c.train.read_domains(0, 120, domains.data());
+  for (int64_t i = 0; i < 120; ++i) {
+    CHECK(c.train.at(i) == (i < 80 ? a : b));
+    CHECK(domains[i] == (i < 80 ? 0 : 1));
   }
-  for (size_t i = 0; i < 30; ++i) {
-    CHECK(c.val.tokens[i] == (i < 20 ? a : b));  // both files are in the val split
-    CHECK(c.val.domain[i] == (i < 20 ? 0 : 1));
+  c.val.read_domains(0, 30, domains.data());
+  for (int64_t i = 0; i < 30; ++i) {
+    CHECK(c.val.at(i) == (i < 20 ? a : b));  // both files are in the val split
+    CHECK(domains[i] == (i < 20 ? 0 : 1));
   }
   // with data.val, the training files are used whole and the val files get domains after them
   d.write("v.txt", "ab");
   cfg.val = {(d.path / "v.txt").string()};
   const train::Corpus w = train::build_corpus(cfg);
-  CHECK(w.train.tokens.size() == 150);
-  CHECK(w.val.tokens.size() == 2);
-  CHECK(w.val.domain == std::vector<uint16_t>{2, 2});
+  CHECK(w.train.size() == 150);
+  CHECK(w.val.size() == 2);
+  std::vector<uint16_t> val_domains(2);
+  w.val.read_domains(0, 2, val_domains.data());
+  CHECK(val_domains == std::vector<uint16_t>{2, 2});
   CHECK(w.domains.size() == 3);
 }
 

@@ -123,8 +123,9 @@ TEST_CASE("a stop request during training: the step finishes, a checkpoint is sa
 }
 
 TEST_CASE("train.batch_offsets replays given windows; a short file is an error naming it") {
-  moelab::train::TokenStream s;
-  for (int i = 0; i < 50; ++i) s.tokens.push_back(i);
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(i);
+  const moelab::train::TokenStream s(std::move(ids));
   const int32_t starts[2] = {3, 40};
   train::Batch b = train::batch_at(s, starts, 2, 5);
   CHECK(b.ids[0] == 3);

@@ -8,10 +8,12 @@
 #include <map>
 #include <sstream>
 
+#include "run_losses.h"
 #include "train/trainer.h"
 
 namespace train = moelab::train;
 namespace fs = std::filesystem;
+using moelab::testing::logged_losses;
 
 namespace {
 train::RunConfig config(const fs::path& dir, const std::string& router, int steps, const std::string& out) {
@@ -22,17 +24,6 @@ train::RunConfig config(const fs::path& dir, const std::string& router, int step
     "train": {"batch_size": 3, "max_iters": )" + std::to_string(steps) + R"(, "eval_interval": 4, "eval_iters": 1,
               "log_interval": 1, "out_dir": ")" + (dir / out).string() + R"("},
     "optim": {"warmup_iters": 2, "lr_decay_iters": 12}})"));
-}
-
-std::map<int, double> losses(const fs::path& run) {
-  std::map<int, double> out;
-  std::ifstream in(run / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    if (j.contains("loss")) out[j["step"].get<int>()] = j["loss"].get<double>();
-  }
-  return out;
 }
 }  // namespace
 
@@ -50,7 +41,7 @@ TEST_CASE("resume is bitwise exact: dropout, noisy routing, aux-loss-free bias")
     train::run_training(config(dir, router, 12, "full"), {}, log);
     train::run_training(config(dir, router, 6, "split"), {}, log);
     train::run_training(config(dir, router, 12, "split"), {true}, log);  // --resume
-    const std::map<int, double> a = losses(dir / "full"), b = losses(dir / "split");
+    const std::map<int, double> a = logged_losses(dir / "full"), b = logged_losses(dir / "split");
     REQUIRE(a.size() == 12);
     REQUIRE(b.size() == 12);
     for (int s = 1; s <= 12; ++s) {

@@ -9,6 +9,7 @@ namespace moelab::cli {
 
 using Run = std::function<int()>;  // the command's exit code
 
+Run add_prepare(CLI::App& app);
 Run add_train(CLI::App& app);
 Run add_eval(CLI::App& app);
 Run add_generate(CLI::App& app);

@@ -30,12 +30,13 @@ int main(int argc, char** argv) {
       ->check(kPositiveInt);
   app.footer(
       "Examples:\n  moelab train configs/default.json\n"
+      "  moelab prepare /usr/share/games/fortunes --tokenizer char --out data/fortunes\n"
       "  moelab train configs/shakespeare_char.json --set data.train=data/tinyshakespeare.txt\n"
       "  moelab eval runs/default\n  moelab generate runs/default --prompt \"Q: \" --tokens 200\n"
       "  moelab report runs/switch runs/aux_free --out report.html\n"
       "  moelab bench model configs/shakespeare_char.json --threads 2");
   const std::vector<std::pair<std::string, Run>> commands = {
-      {"train", add_train(app)},   {"eval", add_eval(app)},     {"generate", add_generate(app)},
+      {"prepare", add_prepare(app)}, {"train", add_train(app)},   {"eval", add_eval(app)},     {"generate", add_generate(app)},
       {"report", add_report(app)}, {"expand", add_expand(app)}, {"bench", add_bench(app)},
       {"config", add_config(app)}, {"info", add_info(app)}, {"tokenizer", add_tokenizer(app)}};
 

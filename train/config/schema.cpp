@@ -129,15 +129,20 @@ std::vector<Key> make_keys() {
                     "coefficient of a registered aux loss <name> (on when > 0)", nn::aux_loss_names, 0),
       // data
       paths("data.train", FIELD(data.train),
-            "files or folders (a folder: every regular file in it, sorted; *.dat, *.u8 and dotfiles skipped)", true),
+            "text files or folders (a folder: every regular file in it, sorted; *.dat, *.u8 and dotfiles skipped); "
+            "or token files: a `moelab prepare` folder (its train shards), shard files, a glob of them "
+            "(docs/data.md)", true),
       paths("data.val", FIELD(data.val),
-            "separate validation files; when absent the last val_fraction of each training file is held out", false),
-      number("data.val_fraction", FIELD(data.val_fraction), "held out of each training file when data.val is absent")
+            "separate validation files; when absent the last val_fraction of each training file is held out (a "
+            "prepared folder in data.train brings its val shards)", false),
+      number("data.val_fraction", FIELD(data.val_fraction),
+             "held out of each training text file when data.val is absent (token files are split by prepare)")
           .min(0).below(1),
       string("data.tokenizer", FIELD(data.tokenizer),
              "char: the sorted distinct Unicode characters of all loaded text (valid UTF-8); byte: 256 byte ids; "
              "bpe: byte-level BPE, loaded from data.tokenizer_path or learned from the training text with "
-             "data.vocab_size tokens; gpt2: GPT-2's tokenizer (50257 tokens, from npm's js-tiktoken)")
+             "data.vocab_size tokens; gpt2: GPT-2's tokenizer (50257 tokens, from npm's js-tiktoken); "
+             "token files use the tokenizer.json beside them instead")
           .one_of({"char", "byte", "bpe", "gpt2"}),
       string("data.tokenizer_path", FIELD(data.tokenizer_path),
              "bpe: a Hugging Face tokenizer.json (e.g. from `moelab tokenizer train`); gpt2: js-tiktoken's "
@@ -146,8 +151,11 @@ std::vector<Key> make_keys() {
              "bpe without tokenizer_path: tokens to learn from the training files (256 bytes + merges + <|endoftext|>)")
           .min(0),
       string("data.format", FIELD(data.format),
-             "fortunes: drop the % separator lines of fortune files; text: as is; auto: fortunes when FILE.dat exists")
-          .one_of({"auto", "text", "fortunes"}),
+             "fortunes: drop the % separator lines of fortune files; text: as is; shards: llm.c token shards "
+             "(`moelab prepare`); nanogpt: raw uint16 tokens (nanoGPT's train.bin); auto: shards for a folder with "
+             "meta.json or llm.c shards, a glob or a *.bin file starting with a shard magic, else fortunes when "
+             "FILE.dat exists, else text")
+          .one_of({"auto", "text", "fortunes", "shards", "nanogpt"}),
       // train
       number("train.batch_size", FIELD(train.batch_size), "sequences per step").min(1),
       number("train.max_iters", FIELD(train.max_iters), "optimizer steps").min(0),

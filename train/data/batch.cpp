@@ -2,50 +2,55 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 
 namespace moelab::train {
 
-Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng) {
-  const int64_t n = static_cast<int64_t>(s.tokens.size());
-  MOELAB_CHECK(n > T, "data: ", n, " tokens are too few for one block of ", T, " + 1 tokens");
+namespace {
+// Row r of `b` = the window of T + 1 tokens at `start`: inputs, targets shifted by one, domains.
+void fill_row(Batch& b, const TokenStream& s, int64_t r, int64_t start, int64_t T, std::vector<int32_t>& window) {
+  s.read(start, T + 1, window.data());
+  std::copy_n(window.begin(), T, b.ids.data() + r * T);
+  std::copy_n(window.begin() + 1, T, b.targets.data() + r * T);
+  if (!b.domains.empty()) s.read_domains(start, T, b.domains.data() + r * T);
+}
+
+Batch empty_batch(const TokenStream& s, int64_t B, int64_t T) {
   Batch b{IndexTensor::empty({B, T}), IndexTensor::empty({B, T}), {}};
-  const bool with_domains = s.domain.size() == s.tokens.size();
-  if (with_domains) b.domains.resize(B * T);
-  for (int64_t r = 0; r < B; ++r) {
-    const int64_t start = rng.randint(n - T);
-    std::copy_n(s.tokens.begin() + start, T, b.ids.data() + r * T);
-    std::copy_n(s.tokens.begin() + start + 1, T, b.targets.data() + r * T);
-    if (with_domains) std::copy_n(s.domain.begin() + start, T, b.domains.begin() + r * T);
-  }
+  if (s.has_domains()) b.domains.resize(B * T);
+  return b;
+}
+}  // namespace
+
+Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng) {
+  const int64_t n = s.size();
+  MOELAB_CHECK(n > T, "data: ", n, " tokens are too few for one block of ", T, " + 1 tokens");
+  Batch b = empty_batch(s, B, T);
+  std::vector<int32_t> window(T + 1);
+  for (int64_t r = 0; r < B; ++r) fill_row(b, s, r, rng.randint(n - T), T, window);
   return b;
 }
 
 Batch batch_at(const TokenStream& s, const int32_t* starts, int64_t B, int64_t T) {
   Batch b{IndexTensor::empty({B, T}), IndexTensor::empty({B, T}), {}};
+  std::vector<int32_t> window(T + 1);
   for (int64_t r = 0; r < B; ++r) {
-    MOELAB_CHECK(starts[r] >= 0 && starts[r] + T < static_cast<int64_t>(s.tokens.size()), "data: replayed offset ",
-                 starts[r], " does not leave a window of ", T + 1, " tokens in ", s.tokens.size());
-    std::copy_n(s.tokens.begin() + starts[r], T, b.ids.data() + r * T);
-    std::copy_n(s.tokens.begin() + starts[r] + 1, T, b.targets.data() + r * T);
+    MOELAB_CHECK(starts[r] >= 0 && starts[r] + T < s.size(), "data: replayed offset ", starts[r],
+                 " does not leave a window of ", T + 1, " tokens in ", s.size());
+    fill_row(b, s, r, starts[r], T, window);
   }
   return b;
 }
 
 Batch sequential_batch(const TokenStream& s, int64_t B, int64_t T, int64_t i) {
   const int64_t need = (i + 1) * B * T + 1;
-  MOELAB_CHECK(static_cast<int64_t>(s.tokens.size()) >= need, "data: batch ", i, " of ", B, "x", T, " needs ", need,
-               " tokens, the data has ", s.tokens.size());
-  Batch b{IndexTensor::empty({B, T}), IndexTensor::empty({B, T}), {}};
-  const bool with_domains = s.domain.size() == s.tokens.size();
-  if (with_domains) b.domains.resize(B * T);
-  for (int64_t r = 0; r < B; ++r) {
-    const int64_t start = (i * B + r) * T;
-    std::copy_n(s.tokens.begin() + start, T, b.ids.data() + r * T);
-    std::copy_n(s.tokens.begin() + start + 1, T, b.targets.data() + r * T);
-    if (with_domains) std::copy_n(s.domain.begin() + start, T, b.domains.begin() + r * T);
-  }
+  MOELAB_CHECK(s.size() >= need, "data: batch ", i, " of ", B, "x", T, " needs ", need, " tokens, the data has ",
+               s.size());
+  Batch b = empty_batch(s, B, T);
+  std::vector<int32_t> window(T + 1);
+  for (int64_t r = 0; r < B; ++r) fill_row(b, s, r, (i * B + r) * T, T, window);
   return b;
 }
 

@@ -6,7 +6,7 @@
 
 #include "core/rng.h"
 #include "core/tensor.h"
-#include "train/data/corpus.h"
+#include "train/data/token_stream.h"
 
 namespace moelab::train {
 
@@ -14,7 +14,7 @@ struct Batch {
   IndexTensor ids, targets;         // [B, T]
   std::vector<uint16_t> domains;    // [B * T]: source domain of each input token (empty if unknown)
 };
-// B random windows of T + 1 tokens (seeded, uniform over start positions).
+// B random windows of T + 1 tokens (seeded, uniform over start positions of the whole stream).
 Batch sample_batch(const TokenStream& s, int64_t B, int64_t T, Rng& rng);
 // Row b = the window starting at starts[b] (replaying another framework's batch sequence).
 Batch batch_at(const TokenStream& s, const int32_t* starts, int64_t B, int64_t T);

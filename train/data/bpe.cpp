@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "train/data/pretokenize.h"
+#include "train/io/json_limits.h"
 
 namespace moelab::train {
 namespace {
@@ -331,8 +332,8 @@ Bpe Bpe::from_tiktoken_js(const std::string& js, const std::string& where) {
   const size_t open = js.find('{'), close = js.rfind('}');
   MOELAB_CHECK(open != std::string::npos && close != std::string::npos && open < close, where,
                ": no object literal found (expected js-tiktoken's ranks module, e.g. dist/ranks/gpt2.js)");
-  const nlohmann::json j = nlohmann::json::parse(js.begin() + open, js.begin() + close + 1, nullptr, false);
-  MOELAB_CHECK(!j.is_discarded() && j.is_object() && j.contains("bpe_ranks") && j.at("bpe_ranks").is_string() &&
+  const nlohmann::json j = parse_json(js.substr(open, close + 1 - open), where, 16);
+  MOELAB_CHECK(j.is_object() && j.contains("bpe_ranks") && j.at("bpe_ranks").is_string() &&
                    j.contains("pat_str"),
                where, ": not a js-tiktoken ranks module (needs pat_str and a bpe_ranks string)");
   MOELAB_CHECK(j.at("pat_str") == kGpt2Pattern, where, ": its split pattern is ", j.at("pat_str").dump(),

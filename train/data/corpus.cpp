@@ -7,14 +7,13 @@
 #include "core/error.h"
 #include "train/data/bpe_trainer.h"
 #include "train/data/tokenizer_files.h"
+#include "train/data/token_files.h"
 #include "train/io/files.h"
 
 namespace moelab::train {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr size_t kMaxDomains = 65535;
 
 bool has_suffix(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
@@ -31,14 +30,10 @@ std::string strip_fortune_separators(const std::string& text) {
 
 }  // namespace
 
-std::vector<Document> read_documents(const std::vector<std::string>& paths, const std::string& format) {
-  // 1. which files: a named file, or a folder's regular files (links, sub-folders, FIFOs, devices
-  //    and anything unreadable in it are skipped; a named FIFO or device is an error)
-  struct Source {
-    fs::path file;
-    bool in_folder;
-  };
-  std::vector<Source> sources;
+std::vector<DataFile> list_data_files(const std::vector<std::string>& paths) {
+  // a named file, or a folder's regular files (links, sub-folders, FIFOs, devices and anything
+  // unreadable in it are skipped; a named FIFO or device is an error when it is read)
+  std::vector<DataFile> sources;
   for (const std::string& p : paths) {
     std::error_code ec;
     const fs::file_status st = fs::status(p, ec);
@@ -59,31 +54,57 @@ std::vector<Document> read_documents(const std::vector<std::string>& paths, cons
     MOELAB_CHECK(!ec, "data: cannot list ", p, ": ", ec.message());
     std::sort(files.begin(), files.end());
     MOELAB_CHECK(!files.empty(), "data: folder ", p, " holds no text files");
-    for (const fs::path& f : files) sources.push_back({f, true});
+    for (const fs::path& f : files) sources.push_back({f.string(), true});
   }
-  // 2. the corpus is held in memory (text, then tokens and their domains: about 12 bytes per byte
-  //    of text at the peak), so the sizes are checked before anything is read
+  return sources;
+}
+
+bool is_fortune_file(const std::string& path, const std::string& format) {
+  std::error_code ec;
+  return format == "fortunes" || (format == "auto" && fs::exists(path + ".dat", ec));
+}
+
+std::vector<std::string_view> fortune_entries(std::string_view text) {
+  std::vector<std::string_view> entries;
+  size_t begin = 0, pos = 0;
+  while (pos <= text.size()) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = text.substr(pos, eol - pos);
+    const bool last = eol >= text.size();
+    if (line == "%" || last) {
+      const size_t entry_end = line == "%" ? pos : text.size();
+      if (entry_end > begin) entries.push_back(text.substr(begin, entry_end - begin));
+      begin = eol + 1;
+    }
+    if (last) break;
+    pos = eol + 1;
+  }
+  return entries;
+}
+
+std::vector<Document> read_documents(const std::vector<std::string>& paths, const std::string& format) {
+  const std::vector<DataFile> sources = list_data_files(paths);
+  // the corpus is held in memory (text, then tokens: about 8 bytes per byte of text at the peak),
+  // so the sizes are checked before anything is read
   double total = 0;
-  for (const Source& s : sources) total += static_cast<double>(regular_file_size(s.file.string(), "data"));
+  for (const DataFile& s : sources) total += static_cast<double>(regular_file_size(s.path, "data"));
   const double ram = machine_memory_bytes(), needed = 12 * total;
   MOELAB_CHECK(ram <= 0 || needed <= ram, "data: the ", sources.size(), " file(s) hold ", human_bytes(total),
                " of text, which take about ", human_bytes(needed), " in memory once tokenised; this machine has ",
-               human_bytes(ram));
-  // 3. read
+               human_bytes(ram), " (moelab prepare makes shards that are read from disk)");
   std::vector<Document> docs;
-  for (const Source& s : sources) {
-    std::string text = read_regular_file(s.file.string(), "data", static_cast<uint64_t>(total) + 1);
-    std::error_code ec;
-    const bool fortunes = format == "fortunes" || (format == "auto" && fs::exists(s.file.string() + ".dat", ec));
-    if (fortunes) text = strip_fortune_separators(text);
+  for (const DataFile& s : sources) {
+    std::string text = read_regular_file(s.path, "data", static_cast<uint64_t>(total) + 1);
+    if (is_fortune_file(s.path, format)) text = strip_fortune_separators(text);
     // a file named on its own must hold text; an empty one inside a folder adds nothing
-    MOELAB_CHECK(!text.empty() || s.in_folder, "data: ", s.file.string(), " is empty");
-    docs.push_back({s.file.string(), std::move(text)});
+    MOELAB_CHECK(!text.empty() || s.in_folder, "data: ", s.path, " is empty");
+    docs.push_back({s.path, std::move(text)});
   }
   return docs;
 }
 
 Corpus build_corpus(const DataConfig& cfg, const Tokenizer* tokenizer) {
+  if (is_token_data(cfg)) return open_token_corpus(cfg, tokenizer);
   std::vector<Document> train_docs = read_documents(cfg.train, cfg.format);
   std::vector<Document> val_docs = cfg.val.empty() ? std::vector<Document>{} : read_documents(cfg.val, cfg.format);
   const size_t files = train_docs.size() + val_docs.size();
@@ -118,8 +139,7 @@ Corpus build_corpus(const DataConfig& cfg, const Tokenizer* tokenizer) {
     c.tokenizer = Tokenizer::chars_of(texts, names);
   }
   auto append = [](TokenStream& s, const std::vector<int32_t>& ids, size_t begin, size_t end, uint16_t domain) {
-    s.tokens.insert(s.tokens.end(), ids.begin() + begin, ids.begin() + end);
-    s.domain.insert(s.domain.end(), end - begin, domain);
+    s.append(ids.data() + begin, static_cast<int64_t>(end - begin), domain);
   };
   for (const Document& d : train_docs) {
     const auto domain = static_cast<uint16_t>(c.domains.size());

@@ -76,6 +76,11 @@ Tokenizer Tokenizer::bpe(Bpe bpe) {
   return tok;
 }
 
+std::optional<int32_t> Tokenizer::end_of_text() const {
+  const int32_t id = bpe_ ? bpe_->special_id("<|endoftext|>") : -1;
+  return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;
+}
+
 int Tokenizer::vocab_size() const {
   return bpe_ ? bpe_->vocab_size() : byte_level_ ? 256 : static_cast<int>(chars_.size());
 }

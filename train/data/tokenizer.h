@@ -4,6 +4,7 @@
 #pragma once
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,8 +33,9 @@ class Tokenizer {
   // "char", "byte" or "bpe"
   std::string kind() const { return bpe_ ? "bpe" : byte_level_ ? "byte" : "char"; }
   const Bpe* bpe_model() const { return bpe_.get(); }
-  // The id of <|endoftext|>, put between documents by `moelab prepare`; -1 if the vocabulary has none.
-  int32_t end_of_text() const { return bpe_ ? bpe_->special_id("<|endoftext|>") : -1; }
+  // The id `moelab prepare` puts before each document (<|endoftext|>), if the vocabulary has one;
+  // char and byte vocabularies have none, so their shards have no separator.
+  std::optional<int32_t> end_of_text() const;
   // Bytes of text each token stands for (special tokens: 0), for bits per byte.
   std::vector<int> bytes_per_token() const;
 

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "train/io/atomic_file.h"
 #include "train/io/files.h"
+#include "train/io/json_limits.h"
 
 namespace moelab::train {
 namespace {
@@ -27,8 +28,8 @@ Tokenizer read_tokenizer_file(const std::string& path) {
     bpe.set_name("gpt2");
     return Tokenizer::bpe(std::move(bpe));
   }
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  MOELAB_CHECK(!j.is_discarded() && j.is_object(), path,
+  const nlohmann::json j = parse_json(text, path, 16);
+  MOELAB_CHECK(j.is_object(), path,
                ": not a tokenizer (expected a tokenizer.json object or js-tiktoken's ranks module)");
   if (j.contains("model")) return Tokenizer::bpe(Bpe::from_hf_json(j, path));
   MOELAB_CHECK(j.contains("type"), path, ": neither a Hugging Face tokenizer.json (no \"model\") nor a moelab tokenizer (no \"type\")");
