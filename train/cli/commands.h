@@ -19,6 +19,7 @@ Run add_bench(CLI::App& app);
 Run add_config(CLI::App& app);
 Run add_info(CLI::App& app);
 Run add_tokenizer(CLI::App& app);
+Run add_sweep(CLI::App& app);
 
 // `moelab info` / `moelab --version`: version, BLAS library, kernels, self-check, threads.
 void print_info();

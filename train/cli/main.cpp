@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, Run>> commands = {
       {"prepare", add_prepare(app)}, {"train", add_train(app)},   {"eval", add_eval(app)},     {"generate", add_generate(app)},
       {"report", add_report(app)}, {"expand", add_expand(app)}, {"bench", add_bench(app)},
-      {"config", add_config(app)}, {"info", add_info(app)}, {"tokenizer", add_tokenizer(app)}};
+      {"config", add_config(app)}, {"info", add_info(app)}, {"tokenizer", add_tokenizer(app)}, {"sweep", add_sweep(app)}};
 
   CLI11_PARSE(app, argc, argv);
   // A closed pipe (moelab generate | head) is a write error below, not death by SIGPIPE.

@@ -1,0 +1,67 @@
+// Seed statistics of the sweep's aggregate table (train/report/aggregate.h), on numbers worked by
+// hand: mean, sample std, Student's t interval, Welch's resolved/not resolved, final metrics of a log.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "train/report/aggregate.h"
+
+namespace train = moelab::train;
+using doctest::Approx;
+
+TEST_CASE("describe: mean, sample std and the 95% t interval") {
+  const train::SeedStat s = train::describe({2.0, 2.2, 2.4});
+  CHECK(s.n == 3);
+  CHECK(s.mean == Approx(2.2));
+  CHECK(s.std == Approx(0.2));  // sqrt(((-.2)^2 + 0 + .2^2) / 2)
+  // t(0.975, 2) = 4.303: half width 4.303 * 0.2 / sqrt(3) = 0.49687
+  CHECK(s.ci_low == Approx(2.2 - 0.49687).epsilon(1e-4));
+  CHECK(s.ci_high == Approx(2.2 + 0.49687).epsilon(1e-4));
+  const train::SeedStat one = train::describe({5.0});
+  CHECK(one.mean == 5.0);
+  CHECK(std::isnan(one.std));
+  CHECK(train::t_quantile_975(1) == Approx(12.706));
+  CHECK(train::t_quantile_975(10) == Approx(2.228));
+  CHECK(train::t_quantile_975(1000) == Approx(1.962).epsilon(1e-3));
+}
+
+TEST_CASE("Welch: a difference is resolved only when its 95% interval excludes 0") {
+  const auto a = train::describe({2.00, 2.01, 2.02}), b = train::describe({2.10, 2.11, 2.12});
+  CHECK(train::difference_resolved(a, b));  // 0.1 apart, std 0.01 each
+  const auto c = train::describe({2.00, 2.10, 2.20}), d = train::describe({2.05, 2.15, 2.25});
+  CHECK_FALSE(train::difference_resolved(c, d));  // 0.05 apart, std 0.1 each
+  CHECK_FALSE(train::difference_resolved(train::describe({1.0}), train::describe({2.0})));  // one seed: never
+}
+
+TEST_CASE("groups, final metrics of a log, the CSV and the table") {
+  const std::string log =
+      R"({"event": "start", "step": 0, "num_experts": 4, "moe_layers": [1, 3]})"
+      "\n"
+      R"({"step": 10, "loss": 2.5, "moe": {"h1": {"cv": 0.2, "maxvio": 0.5, "dead": 0, "drop_frac": 0},)"
+      R"( "h3": {"cv": 0.4, "maxvio": 1.5, "dead": 1, "drop_frac": 0.1}}})"
+      "\n"
+      R"({"step": 10, "val_loss": 2.25, "train_loss": 2.2, "val_bpb": 3.25})"
+      "\n";
+  std::ostringstream warn;
+  const auto m = train::final_metrics(train::parse_run_log(log, "m.jsonl", warn));
+  CHECK(m.at("val_loss") == 2.25);
+  CHECK(m.at("val_bpb") == 3.25);
+  CHECK(m.at("cv") == Approx(0.3));        // mean over the two MoE layers
+  CHECK(m.at("max_mean") == Approx(2.0));  // maxvio 1.0 + 1
+  CHECK(m.at("dead") == Approx(0.5));
+  const auto groups = train::aggregate_runs({{"a", "r1", {{"val_loss", 2.0}}},
+                                             {"b", "r2", {{"val_loss", 2.5}}},
+                                             {"a", "r3", {{"val_loss", 2.2}}},
+                                             {"b", "r4", {{"val_loss", 2.5}}}});
+  REQUIRE(groups.size() == 2);
+  CHECK(groups[0].group == "a");
+  CHECK(groups[0].runs == std::vector<std::string>{"r1", "r3"});
+  CHECK(groups[0].metrics.at("val_loss").mean == Approx(2.1));
+  const std::string csv = train::aggregate_csv(groups);
+  CHECK(csv.find("a,val_loss,2,2.1,0.141421,") != std::string::npos);
+  const std::string md = train::aggregate_markdown(groups);
+  CHECK(md.find("| a | 2 | 2.1000 ± 0.1414 |") != std::string::npos);
+  CHECK(md.find("best |") != std::string::npos);
+  CHECK(md.find("| b | 2 | 2.5000 ± 0.0000 |") != std::string::npos);
+}
