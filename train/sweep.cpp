@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "train/checkpoint/checkpoint.h"
+#include "train/config/run_config.h"
 #include "train/io/atomic_file.h"
 #include "train/io/files.h"
 #include "train/io/json_limits.h"
@@ -33,15 +34,16 @@ std::string folder_name(const std::vector<std::string>& overrides) {
   if (joined.empty()) return "base";
   std::string name;
   for (char c : joined) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '=' || c == ',') ? c : '_';
-  if (name.size() > 120) {
-    uint64_t h = 1469598103934665603ull;
-    for (const std::string& o : overrides)
-      for (char c : o) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-    char buf[20];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    name = name.substr(0, 100) + "-" + buf;
+  // the readable part drops key prefixes and characters: a hash of the full overrides keeps two
+  // points apart (model.moe.router.type=X and optim.type=X read the same)
+  uint64_t h = 1469598103934665603ull;
+  for (const std::string& o : overrides) {
+    for (char c : o) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    h = (h ^ 0xFFu) * 1099511628211ull;
   }
-  return name;
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "%08llx", static_cast<unsigned long long>(h >> 32));
+  return name.substr(0, 100) + "-" + buf;
 }
 
 std::vector<std::string> string_list(const nlohmann::json& v, const std::string& where) {
@@ -139,15 +141,44 @@ std::vector<SweepRun> expand_sweep(const SweepSpec& spec) {
   return runs;
 }
 
+void resolve_configs(const SweepSpec& spec, std::vector<SweepRun>& runs, const std::string& where) {
+  for (SweepRun& r : runs) {
+    try {
+      const RunConfig cfg = load_config(spec.base, r.sets);
+      r.config = to_json(cfg);
+      r.max_iters = cfg.train.max_iters;
+    } catch (const Error& e) {
+      throw Error("sweep: " + where + ": point " + r.group + ": " + e.what());
+    }
+  }
+}
+
 RunState run_state(const SweepRun& run) {
   std::error_code ec;
-  if (fs::exists(fs::path(run.out_dir) / kDoneMarker, ec)) return RunState::done;
+  const fs::path marker = fs::path(run.out_dir) / kDoneMarker;
+  if (fs::exists(marker, ec)) {
+    const nlohmann::json j = parse_json(read_regular_file(marker.string(), "sweep", 1 << 24), marker.string(), 64);
+    MOELAB_CHECK(j.is_object() && j.value("config", nlohmann::json()) == run.config, "sweep: ", run.out_dir,
+                 " finished with another config than the sweep now gives this run (the sweep file or its base "
+                 "config changed); move that folder away, or give the sweep another \"out\"");
+    return RunState::done;
+  }
   if (fs::exists(fs::path(run.out_dir) / "model.json", ec)) return RunState::interrupted;
   return RunState::fresh;
 }
 
+int64_t checkpoint_step(const SweepRun& run) {
+  const fs::path side = fs::path(run.out_dir) / "model.json";
+  std::error_code ec;
+  if (!fs::exists(side, ec)) return -1;
+  const nlohmann::json j = parse_json(read_regular_file(side.string(), "sweep", 1 << 28), side.string(), 64);
+  MOELAB_CHECK(j.is_object() && j.contains("step") && j["step"].is_number_integer(), "sweep: ", side.string(),
+               " has no integer \"step\"");
+  return j["step"].get<int64_t>();
+}
+
 void mark_done(const SweepRun& run) {
-  nlohmann::json j = {{"group", run.group}, {"seed", run.seed}, {"sets", run.sets}};
+  nlohmann::json j = {{"group", run.group}, {"seed", run.seed}, {"sets", run.sets}, {"config", run.config}};
   write_file_atomic((fs::path(run.out_dir) / kDoneMarker).string(), dump_json(j) + "\n");
 }
 

@@ -33,6 +33,8 @@ struct SweepRun {
   std::vector<std::string> sets;   // spec.sets + the point's + train.seed=S
   uint64_t seed = 0;
   std::string out_dir;             // spec.out/group_dir/seed<S>
+  nlohmann::json config;           // the run's whole config (base + sets), as to_json writes it
+  int64_t max_iters = 0;           // train.max_iters: a run stopped before it is not done
 };
 
 enum class RunState { fresh, interrupted, done };
@@ -42,10 +44,16 @@ SweepSpec read_sweep(const std::string& path);
 SweepSpec parse_sweep(const nlohmann::json& j, const std::string& where, const std::string& folder);
 // Every (point, seed), points in order, seeds inner.
 std::vector<SweepRun> expand_sweep(const SweepSpec& spec);
-// done: the sweep's marker is there (the run exited 0); interrupted: a checkpoint but no marker
+// Parses every run's config (base + sets) into run.config / max_iters, so a typo in any point fails
+// before the first run starts; errors name the point.
+void resolve_configs(const SweepSpec& spec, std::vector<SweepRun>& runs, const std::string& where);
+// done: the sweep's marker is there and names this config (a marker for another config, e.g. after
+// the sweep file changed, is an error naming the folder); interrupted: a checkpoint but no marker
 // (continue with --resume); fresh: neither.
 RunState run_state(const SweepRun& run);
-// Written when the run's process exits 0.
+// The step of the run folder's checkpoint (-1 without one).
+int64_t checkpoint_step(const SweepRun& run);
+// Written when the run's process exits 0 at its checkpoint step max_iters.
 void mark_done(const SweepRun& run);
 
 }  // namespace moelab::train

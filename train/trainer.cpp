@@ -179,8 +179,10 @@ void check_resume_matches(const Run& run) {
   MOELAB_CHECK(model_diff.empty(), "--resume: ", model_diff, " (", where, "); a resumed run keeps its model: start a new ",
                "run, or continue from this one with lifelong.init_from");
   if (run.corpus.from_token_files) return;  // their tokenizer was checked against the checkpoint's in load_data
-  const std::string had = run.resumed->tokenizer.byte_level() ? "byte" : "char";
-  MOELAB_CHECK(had == run.cfg.data.tokenizer, "--resume: data.tokenizer is \"", had, "\" in the checkpoint but \"",
+  // the checkpoint's tokenizer is used (a BPE learned at start is not learned again); gpt2 is a BPE
+  const std::string had = run.resumed->tokenizer.kind();
+  const std::string wants = run.cfg.data.tokenizer == "gpt2" ? "bpe" : run.cfg.data.tokenizer;
+  MOELAB_CHECK(had == wants, "--resume: data.tokenizer is \"", had, "\" in the checkpoint but \"",
                run.cfg.data.tokenizer, "\" in this config (", where, ")");
 }
 

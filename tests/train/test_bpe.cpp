@@ -172,3 +172,32 @@ TEST_CASE("a bad tokenizer.json is an error naming the file and what is wrong") 
   j["model"]["vocab"]["\u4e2d"] = 260;
   fails(j, "outside the byte-level alphabet");
 }
+
+TEST_CASE("a hostile ranks module or tokenizer.json: only clear errors") {
+  auto ranks = [](const std::string& lines, const std::string& specials) {
+    return std::string("module.exports = {\"pat_str\": \"'s|'t|'re|'ve|'m|'ll|'d| ?\\\\p{L}+| ?\\\\p{N}+| ?[^\\\\s\\\\p{L}\\\\p{N}]+|\\\\s+(?!\\\\S)|\\\\s+\", "
+                       "\"special_tokens\": ") + specials + ", \"bpe_ranks\": \"" + lines + "\"};";
+  };
+  std::string bytes = "x 0";
+  const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int b = 0; b < 256; ++b) {  // base64 of one byte: two characters and "=="
+    bytes += " ";
+    bytes += b64[b >> 2];
+    bytes += b64[(b & 3) << 4];
+    bytes += "==";
+  }
+  const std::string aa = bytes + " YWE=";  // rank 256: "aa"
+  CHECK(train::Bpe::from_tiktoken_js(ranks(aa, "{\"<|endoftext|>\": 257}"), "r.js").vocab_size() == 258);
+  // a special id on an ordinary rank would make the text "aa" encode to the end-of-text id
+  CHECK_THROWS_WITH_AS(train::Bpe::from_tiktoken_js(ranks(aa, "{\"<|endoftext|>\": 256}"), "r.js"),
+                       Contains("special ids follow the 257 ranks"), moelab::Error);
+  // ranks that jump ahead would allocate up to the jump before failing
+  CHECK_THROWS_WITH_AS(train::Bpe::from_tiktoken_js(ranks("x 16777200 QQ==", "{}"), "r.js"),
+                       Contains("bpe_ranks line starts at rank 16777200; expected 0"), moelab::Error);
+  // a field of the wrong type is moelab's error, not the JSON library's
+  CHECK_THROWS_WITH_AS(train::Bpe::from_tiktoken_js(ranks(aa, "{}, \"explicit_n_vocab\": \"x\""), "r.js"),
+                       Contains("r.js: "), moelab::Error);
+  nlohmann::json j = trained_on({"aaa bbb"}, 260).to_hf_json();
+  j["pre_tokenizer"]["use_regex"] = "yes";
+  CHECK_THROWS_WITH_AS(train::Bpe::from_hf_json(j, "t.json"), Contains("t.json: "), moelab::Error);
+}

@@ -34,8 +34,17 @@ TEST_CASE("a sweep's grid is the cartesian product, seeds inner; points follow; 
   CHECK(runs[8].group == "model.moe.num_experts=16");
   CHECK(runs[0].sets == std::vector<std::string>{"train.max_iters=10", "model.moe.router.type=topk",
                                                  "model.moe.top_k=1", "train.seed=1"});
-  CHECK(runs[0].out_dir == "/tmp/sw/type=topk,top_k=1/seed1");
-  CHECK(runs[9].out_dir == "/tmp/sw/num_experts=16/seed2");
+  // readable part + a hash of the full overrides
+  CHECK(runs[0].out_dir.starts_with("/tmp/sw/type=topk,top_k=1-"));
+  CHECK(runs[0].out_dir.ends_with("/seed1"));
+  CHECK(runs[9].out_dir.starts_with("/tmp/sw/num_experts=16-"));
+  // points whose readable names agree still get their own folders
+  const auto alike = train::expand_sweep(train::parse_sweep(
+      nlohmann::json::parse(R"({"base": "c", "points": [["model.moe.router.type=sgd"], ["optim.type=sgd"], ["data.train=a/b"], ["data.train=a_b"]]})"),
+      "s", "."));
+  REQUIRE(alike.size() == 4);
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t k = i + 1; k < 4; ++k) CHECK(alike[i].out_dir != alike[k].out_dir);
   // no grid, no points: one group, the base config
   const auto single = train::expand_sweep(train::parse_sweep(nlohmann::json::parse(R"({"base": "c.json"})"), "s", "."));
   REQUIRE(single.size() == 1);
@@ -62,11 +71,15 @@ TEST_CASE("run states: fresh, interrupted (a checkpoint, no marker), done (the m
   moelab::testing::TempDir d("moelab_sweep_state");
   train::SweepRun r;
   r.out_dir = (d.path / "g" / "seed1").string();
-  r.group = "g";
   r.seed = 1;
   CHECK(train::run_state(r) == train::RunState::fresh);
   d.write("g/seed1/model.json", "{}");
   CHECK(train::run_state(r) == train::RunState::interrupted);
+  r.config = {{"train", {{"max_iters", 30}}}};
   train::mark_done(r);
   CHECK(train::run_state(r) == train::RunState::done);
+  // the sweep file changed since: the finished run is not silently taken for the new config
+  r.config = {{"train", {{"max_iters", 60}}}};
+  CHECK_THROWS_WITH_AS(train::run_state(r), Contains("finished with another config than the sweep now gives this run"),
+                       Error);
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/error.h"
 #include "test_data.h"
 #include "train/config/run_config.h"
 #include "train/io/safetensors.h"
@@ -192,4 +193,11 @@ TEST_CASE("bits per byte: = val loss / ln 2 for bytes; below it for BPE, whose t
   const nlohmann::json side = nlohmann::json::parse(side_file);
   CHECK(side.at("tokenizer").at("type") == "bpe");
   CHECK(side.at("tokenizer").at("tokenizer_json").at("model").at("vocab").size() == 300);
+  // and --resume continues it with that tokenizer (it is not learned again)
+  train::TrainOptions resume;
+  resume.resume = true;
+  CHECK_NOTHROW(train::run_training(f.config("bpe", 4, R"({"data": {"tokenizer": "bpe", "vocab_size": 300}})"), resume, log));
+  CHECK_THROWS_WITH_AS(train::run_training(f.config("bpe", 5, R"({"data": {"tokenizer": "char"}})"), resume, log),
+                       doctest::Contains("--resume: data.tokenizer is \"bpe\" in the checkpoint but \"char\""),
+                       moelab::Error);
 }

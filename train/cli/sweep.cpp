@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -108,15 +110,8 @@ Run add_sweep(CLI::App& app) {
     train::SweepSpec spec = train::read_sweep(a->file);
     if (a->parallel > 0) spec.parallel = a->parallel;
     if (a->threads > 0) spec.threads_per_run = a->threads;
-    const std::vector<train::SweepRun> runs = train::expand_sweep(spec);
-    // every run's config is checked before anything starts: a typo fails now, not in run 37
-    for (const train::SweepRun& r : runs) {
-      try {
-        train::load_config(spec.base, r.sets);
-      } catch (const Error& e) {
-        throw Error("sweep: " + a->file + ": point " + r.group + ": " + e.what());
-      }
-    }
+    std::vector<train::SweepRun> runs = train::expand_sweep(spec);
+    train::resolve_configs(spec, runs, a->file);  // a typo fails now, not in run 37
     std::vector<const train::SweepRun*> pending;
     int done = 0, resumable = 0;
     for (const train::SweepRun& r : runs) {
@@ -133,6 +128,7 @@ Run add_sweep(CLI::App& app) {
               << " thread(s) -> " << spec.out << "\n" << std::flush;
     if (a->dry_run) return 0;
     const std::string exe = self_exe();
+    std::signal(SIGCHLD, SIG_DFL);  // an inherited "ignore" would reap the runs before waitpid sees them
     const volatile std::sig_atomic_t* stop = catch_stop_signals();
     struct Running {
       pid_t pid;
@@ -142,8 +138,14 @@ Run add_sweep(CLI::App& app) {
     std::vector<Running> running;
     const auto t0 = clock_type::now();
     double run_seconds = 0;
-    int finished = 0, failed = 0;
+    int finished = 0, failed = 0, stopped = 0;
     size_t next = 0;
+    // on any error, the runs are stopped (they save a checkpoint) and waited for, never left behind
+    auto stop_all = [&] {
+      for (const Running& r : running) kill(r.pid, SIGTERM);
+      for (const Running& r : running) waitpid(r.pid, nullptr, 0);
+    };
+    try {
     while (next < pending.size() || !running.empty()) {
       while (!*stop && running.size() < static_cast<size_t>(spec.parallel) && next < pending.size()) {
         const train::SweepRun& r = *pending[next++];
@@ -152,42 +154,54 @@ Run add_sweep(CLI::App& app) {
         running.push_back({start_run(exe, spec, r, resume), &r, clock_type::now()});
       }
       if (*stop) {  // pass it on: each run saves a checkpoint and stops; the next sweep resumes them
-        for (const Running& r : running) kill(r.pid, SIGTERM);
-        for (const Running& r : running) waitpid(r.pid, nullptr, 0);
+        stop_all();
         std::cout << "sweep: stopped by signal " << *stop << "; " << running.size()
                   << " run(s) saved a checkpoint; run the same command to continue\n";
         return 128 + static_cast<int>(*stop);
       }
       for (size_t i = 0; i < running.size();) {
         int status = 0;
-        if (waitpid(running[i].pid, &status, WNOHANG) != running[i].pid) {
+        const pid_t got = waitpid(running[i].pid, &status, WNOHANG);
+        MOELAB_CHECK(got >= 0, "sweep: waiting for run ", running[i].run->out_dir, ": ", std::strerror(errno));
+        if (got != running[i].pid) {
           ++i;
           continue;
         }
         const train::SweepRun& r = *running[i].run;
         const double secs = std::chrono::duration<double>(clock_type::now() - running[i].started).count();
         running.erase(running.begin() + static_cast<long>(i));
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        // a run stopped by a signal of its own saves a checkpoint and exits 0 before max_iters: not done
+        const int64_t step = exited_ok ? train::checkpoint_step(r) : -1;
+        std::string outcome;
+        if (exited_ok && step >= r.max_iters) {
           train::mark_done(r);
           ++finished;
           run_seconds += secs;
+          outcome = "finished in " + clock_text(secs);
+        } else if (exited_ok) {
+          ++stopped;
+          outcome = "stopped at step " + std::to_string(step) + " of " + std::to_string(r.max_iters) +
+                    " (the next call resumes it)";
         } else {
           ++failed;
+          outcome = "FAILED (see " + r.out_dir + "/train.log)";
         }
         const size_t left = pending.size() - next + running.size();
         const double eta = finished ? run_seconds / finished * static_cast<double>(left) / spec.parallel : NAN;
         std::cout << "[" << done + finished << "/" << runs.size() << " done" << (failed ? ", " + std::to_string(failed) + " failed" : "")
                   << ", " << running.size() << " running, " << clock_text(std::chrono::duration<double>(clock_type::now() - t0).count())
                   << " elapsed" << (std::isfinite(eta) ? ", ETA " + clock_text(eta) : "") << "] " << r.group << ", seed "
-                  << r.seed << ": "
-                  << (WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "finished in " + clock_text(secs)
-                                                                      : "FAILED (see " + r.out_dir + "/train.log)")
-                  << "\n" << std::flush;
+                  << r.seed << ": " << outcome << "\n" << std::flush;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    } catch (...) {
+      stop_all();
+      throw;
+    }
     write_aggregate(spec, runs);
-    return failed ? 1 : 0;
+    return failed || stopped ? 1 : 0;
   };
 }
 

@@ -94,6 +94,13 @@ constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}
 
 std::string byte_to_unicode(unsigned char b) { return encode_cp(byte_alphabet()[b]); }
 
+std::vector<bool> Bpe::special_mask() const {
+  std::vector<bool> mask(tokens_.size(), false);
+  for (const auto& [text, id] : specials_)
+    if (id >= 0 && static_cast<size_t>(id) < mask.size()) mask[static_cast<size_t>(id)] = true;
+  return mask;
+}
+
 void Bpe::add_merge(int32_t a, int32_t b, int32_t rank, int32_t id) {
   merges_.emplace(key(a, b), Merge{rank, id});
   merge_list_.emplace_back(a, b);
@@ -101,10 +108,9 @@ void Bpe::add_merge(int32_t a, int32_t b, int32_t rank, int32_t id) {
 
 void Bpe::index_tokens() {
   ids_.clear();
-  for (size_t i = 0; i < tokens_.size(); ++i) {
-    const bool special = std::any_of(specials_.begin(), specials_.end(), [&](auto& s) { return s.second == int32_t(i); });
-    if (!special) ids_.emplace(tokens_[i], static_cast<int32_t>(i));
-  }
+  const std::vector<bool> special = special_mask();
+  for (size_t i = 0; i < tokens_.size(); ++i)
+    if (!special[i]) ids_.emplace(tokens_[i], static_cast<int32_t>(i));
   for (int b = 0; b < 256; ++b) {
     auto it = ids_.find(std::string(1, static_cast<char>(b)));
     MOELAB_CHECK(it != ids_.end(), "bpe: the vocabulary has no token for byte ", b);
@@ -196,7 +202,13 @@ void Bpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
 std::vector<int32_t> Bpe::encode(std::string_view text) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 1);
-  split_gpt2_words(text, [&](std::string_view w) { encode_word(w, out); });
+  // in pieces of about 1 MB cut where the split is unchanged: the splitter's per-byte working
+  // memory stays bounded by a piece, not by the document
+  for (size_t begin = 0; begin < text.size();) {
+    const size_t end = text.size() - begin <= (1u << 20) ? text.size() : next_safe_cut(text, begin + (1u << 20));
+    split_gpt2_words(text.substr(begin, end - begin), [&](std::string_view w) { encode_word(w, out); });
+    begin = end;
+  }
   return out;
 }
 
@@ -231,9 +243,10 @@ nlohmann::json Bpe::to_hf_json() const {
     for (char c : bytes) s += byte_to_unicode(static_cast<unsigned char>(c));
     return s;
   };
+  const std::vector<bool> is_special = special_mask();
   for (size_t i = 0; i < tokens_.size(); ++i) {
     const int32_t id = static_cast<int32_t>(i);
-    const bool special = std::any_of(specials_.begin(), specials_.end(), [&](auto& s) { return s.second == id; });
+    const bool special = is_special[i];
     vocab[special ? tokens_[i] : printable(tokens_[i])] = id;
     if (special)
       added.push_back({{"id", id}, {"content", tokens_[i]}, {"single_word", false}, {"lstrip", false},
@@ -258,6 +271,14 @@ nlohmann::json Bpe::to_hf_json() const {
 }
 
 Bpe Bpe::from_hf_json(const nlohmann::json& j, const std::string& where) {
+  try {
+    return read_hf_json(j, where);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong type, read by value()
+    throw Error(where + ": " + e.what());
+  }
+}
+
+Bpe Bpe::read_hf_json(const nlohmann::json& j, const std::string& where) {
   auto at = [&](const nlohmann::json& obj, const char* k, const std::string& path) -> const nlohmann::json& {
     MOELAB_CHECK(obj.is_object() && obj.contains(k), where, ": missing \"", path, "\"");
     return obj.at(k);
@@ -329,6 +350,14 @@ Bpe Bpe::from_hf_json(const nlohmann::json& j, const std::string& where) {
 }
 
 Bpe Bpe::from_tiktoken_js(const std::string& js, const std::string& where) {
+  try {
+    return read_tiktoken_js(js, where);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": " + e.what());
+  }
+}
+
+Bpe Bpe::read_tiktoken_js(const std::string& js, const std::string& where) {
   const size_t open = js.find('{'), close = js.rfind('}');
   MOELAB_CHECK(open != std::string::npos && close != std::string::npos && open < close, where,
                ": no object literal found (expected js-tiktoken's ranks module, e.g. dist/ranks/gpt2.js)");
@@ -361,6 +390,8 @@ Bpe Bpe::from_tiktoken_js(const std::string& js, const std::string& where) {
                    "\" is not a number below ", kMaxVocab);
       first = first * 10 + static_cast<size_t>(c - '0');
     }
+    MOELAB_CHECK(first == by_rank.size(), where, ": bpe_ranks line starts at rank ", first, "; expected ",
+                 by_rank.size(), " (ranks are consecutive from 0)");
     MOELAB_CHECK(first + fields.size() - 2 <= kMaxVocab, where, ": bpe_ranks reach rank ", first + fields.size() - 2,
                  "; at most ", kMaxVocab, " tokens");
     if (by_rank.size() < first + fields.size() - 2) by_rank.resize(first + fields.size() - 2);
@@ -371,11 +402,13 @@ Bpe Bpe::from_tiktoken_js(const std::string& js, const std::string& where) {
   bpe.tokens_ = by_rank;
   const nlohmann::json specials = j.value("special_tokens", nlohmann::json::object());
   for (const auto& [text, id] : specials.items()) {
-    MOELAB_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 &&
+    MOELAB_CHECK(id.is_number_integer() && id.get<int64_t>() >= static_cast<int64_t>(by_rank.size()) &&
                      id.get<int64_t>() < static_cast<int64_t>(by_rank.size() + specials.size()),
                  where, ": special token ", text, " has id ", id.dump(), "; special ids follow the ", by_rank.size(),
                  " ranks");
     const auto sid = id.get<int32_t>();
+    MOELAB_CHECK(bpe.tokens_.size() <= size_t(sid) || bpe.tokens_[sid].empty(), where, ": special id ", sid,
+                 " is given twice");
     if (bpe.tokens_.size() <= size_t(sid)) bpe.tokens_.resize(sid + 1);
     bpe.tokens_[sid] = text;
     bpe.specials_[text] = sid;

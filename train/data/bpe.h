@@ -45,6 +45,9 @@ class Bpe {
     int32_t rank, id;
   };
   static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+  static Bpe read_hf_json(const nlohmann::json& j, const std::string& where);
+  static Bpe read_tiktoken_js(const std::string& js, const std::string& where);
+  std::vector<bool> special_mask() const;  // by id
   void add_merge(int32_t a, int32_t b, int32_t rank, int32_t id);
   void index_tokens();
 
