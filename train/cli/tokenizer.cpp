@@ -11,17 +11,11 @@
 #include "train/data/bpe_trainer.h"
 #include "train/data/corpus.h"
 #include "train/data/tokenizer_files.h"
+#include "train/data/tokenizer_spec.h"
 #include "train/io/files.h"
 
 namespace moelab::cli {
 namespace {
-
-// SPEC: gpt2 | byte | a tokenizer file (tokenizer.json, a moelab tokenizer, js-tiktoken ranks)
-train::Tokenizer tokenizer_of(const std::string& spec) {
-  if (spec == "gpt2") return train::gpt2_tokenizer();
-  if (spec == "byte") return train::Tokenizer::bytes();
-  return train::read_tokenizer_file(spec);
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -71,7 +65,7 @@ Run add_tokenizer(CLI::App& app) {
       std::printf("wrote %s\n", a->out.c_str());
       return 0;
     }
-    const train::Tokenizer tok = tokenizer_of(a->spec);
+    const train::Tokenizer tok = train::tokenizer_from_spec(a->spec, {}, "auto", "tokenizer encode --tokenizer");
     double bytes = 0, seconds = 0;
     size_t tokens = 0;
     for (const std::string& f : a->data) {

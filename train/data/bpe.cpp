@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "train/data/pretokenize.h"
+#include "train/data/tokenizer.h"
 #include "train/io/json_limits.h"
 
 namespace moelab::train {
@@ -26,20 +27,7 @@ const std::vector<char32_t>& byte_alphabet() {
   return table;
 }
 
-std::string encode_cp(char32_t c) {
-  std::string out;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-  return out;
-}
+std::string encode_cp(char32_t c) { return utf8_encode(std::u32string(1, c)); }
 
 // tokenizer.json's printable form -> bytes; throws if a character is outside the byte alphabet.
 std::string unicode_to_bytes(const std::string& s, const std::string& where) {
@@ -87,6 +75,7 @@ std::string base64_decode(std::string_view s, const std::string& where) {
 std::atomic<uint64_t> next_instance{1};
 
 constexpr size_t kMaxVocab = size_t{1} << 24;
+constexpr size_t kPieceBytes = size_t{1} << 20;  // encode's unit of work
 
 constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
@@ -202,23 +191,15 @@ void Bpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
 std::vector<int32_t> Bpe::encode(std::string_view text) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 1);
-  // in pieces of about 1 MB cut where the split is unchanged: the splitter's per-byte working
-  // memory stays bounded by a piece, not by the document
-  for (size_t begin = 0; begin < text.size();) {
-    const size_t end = text.size() - begin <= (1u << 20) ? text.size() : next_safe_cut(text, begin + (1u << 20));
-    split_gpt2_words(text.substr(begin, end - begin), [&](std::string_view w) { encode_word(w, out); });
-    begin = end;
-  }
+  // in pieces cut where the split is unchanged: the splitter's per-byte working memory stays
+  // bounded by a piece, not by the document
+  for (std::string_view piece : safe_pieces(text, kPieceBytes))
+    split_gpt2_words(piece, [&](std::string_view w) { encode_word(w, out); });
   return out;
 }
 
 std::vector<int32_t> Bpe::encode_parallel(std::string_view text) const {
-  std::vector<std::string_view> pieces;
-  for (size_t begin = 0; begin < text.size();) {
-    const size_t end = text.size() - begin <= (1u << 20) ? text.size() : next_safe_cut(text, begin + (1u << 20));
-    pieces.push_back(text.substr(begin, end - begin));
-    begin = end;
-  }
+  const std::vector<std::string_view> pieces = safe_pieces(text, kPieceBytes);
   std::vector<std::vector<int32_t>> ids(pieces.size());
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t i = 0; i < static_cast<int64_t>(pieces.size()); ++i) ids[i] = encode(pieces[i]);

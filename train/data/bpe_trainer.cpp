@@ -18,22 +18,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Documents cut into pieces of about 1 MB at points where the split is unchanged (next_safe_cut),
-// so counting runs in parallel even on one big file.
-std::vector<std::string_view> count_chunks(const std::vector<std::string_view>& documents) {
-  constexpr size_t kChunk = 1 << 20;
+WordCounts count_words(const std::vector<std::string_view>& documents) {
+  // documents in pieces of about 1 MB (safe_pieces), so counting runs in parallel even on one big file
   std::vector<std::string_view> chunks;
   for (std::string_view d : documents)
-    for (size_t begin = 0; begin < d.size();) {
-      const size_t end = d.size() - begin <= kChunk ? d.size() : next_safe_cut(d, begin + kChunk);
-      chunks.push_back(d.substr(begin, end - begin));
-      begin = end;
-    }
-  return chunks;
-}
-
-WordCounts count_words(const std::vector<std::string_view>& documents) {
-  const std::vector<std::string_view> chunks = count_chunks(documents);
+    for (std::string_view piece : safe_pieces(d, size_t{1} << 20)) chunks.push_back(piece);
   std::vector<WordCounts> per_thread(static_cast<size_t>(omp_get_max_threads()));
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t c = 0; c < static_cast<int64_t>(chunks.size()); ++c) {

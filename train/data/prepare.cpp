@@ -65,15 +65,11 @@ struct Span {
   bool document_start = false;  // an end-of-text id goes before it
 };
 
-// Cuts a document into spans of about kPieceBytes (next_safe_cut: they tokenise as the whole would).
+// Cuts a document into spans of about kPieceBytes (safe_pieces: they tokenise as the whole would).
 void add_spans(std::vector<Span>& spans, std::string_view doc, size_t offset) {
-  bool first = true;
-  while (!doc.empty()) {
-    const size_t cut = next_safe_cut(doc, kPieceBytes);
-    spans.push_back({doc.substr(0, cut), offset, first});
-    doc.remove_prefix(cut);
-    offset += cut;
-    first = false;
+  for (std::string_view piece : safe_pieces(doc, kPieceBytes)) {
+    const auto at = static_cast<size_t>(piece.data() - doc.data());
+    spans.push_back({piece, offset + at, at == 0});
   }
 }
 

@@ -12,30 +12,12 @@ enum class Kind : unsigned char { letter, number, space, other };
 struct Char {
   size_t offset;  // byte offset in the text
   unsigned len;   // bytes
-  char32_t cp;    // code point; 0xFFFFFFFF for a byte that is not valid UTF-8
+  char32_t cp;    // code point; kNotUtf8 for a byte that is not valid UTF-8
   Kind kind;
 };
 
-constexpr char32_t kInvalid = 0xFFFFFFFF;
-
-// One UTF-8 sequence at s[i]: its length and code point, or (1, kInvalid) if it is not valid.
-std::pair<unsigned, char32_t> decode_one(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  const unsigned len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (len == 0 || i + len > s.size()) return {1, kInvalid};
-  char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (unsigned k = 1; k < len; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc >> 6) != 2) return {1, kInvalid};
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-  if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return {1, kInvalid};
-  return {len, cp};
-}
-
 Kind kind_of(char32_t cp) {
-  if (cp == kInvalid) return Kind::other;
+  if (cp == kNotUtf8) return Kind::other;
   if (cp < 0x80) {  // ASCII without a table lookup: most text is ASCII
     if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return Kind::letter;
     if (cp >= '0' && cp <= '9') return Kind::number;
@@ -72,11 +54,26 @@ size_t contraction_at(const std::vector<Char>& chars, size_t i) {
 
 }  // namespace
 
+std::pair<unsigned, char32_t> utf8_char_at(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const unsigned len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return {1, kNotUtf8};
+  char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (unsigned k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc >> 6) != 2) return {1, kNotUtf8};
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+  if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return {1, kNotUtf8};
+  return {len, cp};
+}
+
 void split_gpt2_words(std::string_view text, const std::function<void(std::string_view)>& on_word) {
   std::vector<Char> chars;
   chars.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
-    const auto [len, cp] = decode_one(text, i);
+    const auto [len, cp] = utf8_char_at(text, i);
     chars.push_back({i, len, cp, kind_of(cp)});
     i += len;
   }
@@ -118,6 +115,16 @@ size_t next_safe_cut(std::string_view text, size_t from) {
   for (size_t i = std::max<size_t>(from, 2); i < text.size(); ++i)
     if (text[i - 1] == '\n' && plain(text[i - 2]) && plain(text[i])) return i;
   return text.size();
+}
+
+std::vector<std::string_view> safe_pieces(std::string_view text, size_t piece_bytes) {
+  std::vector<std::string_view> pieces;
+  while (!text.empty()) {
+    const size_t cut = next_safe_cut(text, piece_bytes);
+    pieces.push_back(text.substr(0, cut));
+    text.remove_prefix(cut);
+  }
+  return pieces;
 }
 
 }  // namespace moelab::train

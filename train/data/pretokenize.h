@@ -9,8 +9,15 @@
 #pragma once
 #include <functional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace moelab::train {
+
+// The UTF-8 sequence at s[i]: its length and code point, or (1, kNotUtf8) if it is not valid
+// (truncated, a bad continuation byte, overlong, a surrogate or above U+10FFFF).
+constexpr char32_t kNotUtf8 = 0xFFFFFFFF;
+std::pair<unsigned, char32_t> utf8_char_at(std::string_view s, size_t i);
 
 // Calls on_word for each word of `text`, in order; the words concatenate to `text`.
 void split_gpt2_words(std::string_view text, const std::function<void(std::string_view)>& on_word);
@@ -19,5 +26,8 @@ void split_gpt2_words(std::string_view text, const std::function<void(std::strin
 // whole: the first offset >= `from` just after a "\n" that follows a non-space character and precedes
 // one. Returns text.size() if there is none.
 size_t next_safe_cut(std::string_view text, size_t from);
+// `text` as consecutive pieces of about `piece_bytes`, each ending at a next_safe_cut (one may be
+// longer where no safe cut comes soon): tokenised one by one, or in parallel, they give the whole's ids.
+std::vector<std::string_view> safe_pieces(std::string_view text, size_t piece_bytes);
 
 }  // namespace moelab::train

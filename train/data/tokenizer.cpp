@@ -4,27 +4,16 @@
 #include <set>
 
 #include "core/error.h"
+#include "train/data/pretokenize.h"
 
 namespace moelab::train {
 
 std::u32string utf8_decode(const std::string& s, const std::string& where) {
   std::u32string out;
   out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      ok = (cc >> 6) == 2;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Reject overlong forms, surrogates and out-of-range code points.
-    ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
-         !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
-    MOELAB_CHECK(ok, where, ": invalid UTF-8 at byte ", i, " (line ", 1 + std::count(s.begin(), s.begin() + i, '\n'),
+  for (size_t i = 0; i < s.size();) {
+    const auto [len, cp] = utf8_char_at(s, i);
+    MOELAB_CHECK(cp != kNotUtf8, where, ": invalid UTF-8 at byte ", i, " (line ", 1 + std::count(s.begin(), s.begin() + i, '\n'),
                  "; use \"tokenizer\": \"byte\" for binary or non-UTF-8 text)");
     out.push_back(cp);
     i += len;

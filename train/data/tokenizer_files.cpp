@@ -59,7 +59,7 @@ Tokenizer gpt2_tokenizer(const std::string& ranks_path) {
     }
     MOELAB_CHECK(!path.empty(), "tokenizer gpt2: GPT-2's ranks were not found (looked for $MOELAB_GPT2_RANKS, ./", rel,
                  " and npm's global folders); run `npm install js-tiktoken` here or `npm install -g js-tiktoken`, "
-                 "or give the file with data.tokenizer_path / --tokenizer-path");
+                 "or give the file: data.tokenizer_path, or --tokenizer PATH on the command line");
   }
   Tokenizer tok = read_tokenizer_file(path);
   MOELAB_CHECK(tok.vocab_size() == 50257 && tok.end_of_text() == 50256, "tokenizer gpt2: ", path, " holds ",

@@ -22,12 +22,7 @@ using CharSet = std::vector<uint64_t>;
 // Marks the code points of `text` (valid UTF-8, else an error naming `path` and the byte offset),
 // decoding chunks of it in parallel.
 void mark_chars(const std::string& text, const std::string& path, CharSet& seen) {
-  std::vector<std::string_view> chunks;
-  for (std::string_view rest = text; !rest.empty();) {
-    const size_t cut = next_safe_cut(rest, kChunkBytes);
-    chunks.push_back(rest.substr(0, cut));
-    rest.remove_prefix(cut);
-  }
+  const std::vector<std::string_view> chunks = safe_pieces(text, kChunkBytes);
   std::vector<std::string> errors(chunks.size());
 #pragma omp parallel
   {
