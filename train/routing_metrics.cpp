@@ -7,6 +7,10 @@
 
 namespace moelab::train {
 
+namespace {
+constexpr int kTopTokens = 12;  // per expert in the token view
+}
+
 double coefficient_of_variation(const std::vector<double>& v) {
   if (v.empty()) return 0;
   const double mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
@@ -48,7 +52,11 @@ double mutual_information(const std::vector<std::vector<double>>& joint) {
   return std::max(0.0, mi);  // tiny negative rounding of an independent table
 }
 
-RoutingWindow::RoutingWindow(int64_t num_experts, int64_t num_domains) : E_(num_experts), D_(num_domains) { reset(); }
+RoutingWindow::RoutingWindow(int64_t num_experts, int64_t num_domains, std::shared_ptr<const TokenVocabulary> vocab)
+    : E_(num_experts), D_(num_domains) {
+  if (vocab) token_expert_ = std::make_unique<TokenExpertCounts>(std::move(vocab), num_experts);
+  reset();
+}
 
 void RoutingWindow::reset() {
   forwards_ = tokens_ = 0;
@@ -60,11 +68,14 @@ void RoutingWindow::reset() {
   domain_expert_.assign(D_, std::vector<double>(E_, 0.0));
   aux_sum_.clear();
   received_per_rank_.clear();
+  if (token_expert_) token_expert_->reset();
 }
 
 void RoutingWindow::add(const nn::MoeStats& s, const std::vector<uint16_t>& domains,
-                        const std::vector<std::pair<std::string, double>>& aux) {
+                        const std::vector<std::pair<std::string, double>>& aux, const IndexTensor* ids) {
   ++forwards_;
+  if (token_expert_ && ids && ids->numel() == s.tokens)
+    token_expert_->add(ids->data(), ids->numel(), s.assigned_token, s.assigned_expert);
   tokens_ += s.tokens;
   for (int64_t e = 0; e < E_; ++e) {
     routed_[e] += static_cast<double>(s.routed[e]);
@@ -95,6 +106,7 @@ void RoutingWindow::sum_over(comm::Communicator& comm) {
   v.insert(v.end(), kept_.begin(), kept_.end());
   v.insert(v.end(), prob_sum_.begin(), prob_sum_.end());
   for (const auto& row : domain_expert_) v.insert(v.end(), row.begin(), row.end());
+  if (token_expert_) v.insert(v.end(), token_expert_->counts().begin(), token_expert_->counts().end());
   for (const auto& a : aux_sum_) v.push_back(a.second / comm.size());  // each process's mean over its rows
   // the rows each process's experts computed (its own slot, 0 in the others'): how even expert parallelism is
   const size_t per_rank = v.size();
@@ -109,6 +121,8 @@ void RoutingWindow::sum_over(comm::Communicator& comm) {
   for (double& x : prob_sum_) x = v[at++];
   for (auto& row : domain_expert_)
     for (double& x : row) x = v[at++];
+  if (token_expert_)
+    for (double& x : token_expert_->counts()) x = v[at++];
   for (auto& a : aux_sum_) a.second = v[at++];
   received_per_rank_.assign(v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
 }
@@ -149,22 +163,25 @@ nlohmann::json RoutingWindow::to_json(const std::vector<float>& bias) const {
     j["domain_expert"] = m;
     j["domain_mi"] = mutual_information(domain_expert_);
   }
+  if (token_expert_) j.update(token_expert_->to_json(kTopTokens));
   return j;
 }
 
-ModelRoutingMetrics::ModelRoutingMetrics(nn::GPT& model, int64_t num_domains)
+ModelRoutingMetrics::ModelRoutingMetrics(nn::GPT& model, int64_t num_domains,
+                                         std::shared_ptr<const TokenVocabulary> vocab)
     : model_(model), layers_(model.moe_layers()) {
-  for (int l : layers_) windows_.emplace_back(model.moe(l).num_experts(), num_domains);
+  for (int l : layers_) windows_.emplace_back(model.moe(l).num_experts(), num_domains, vocab);
 }
 
-void ModelRoutingMetrics::add(const nn::ModelOutput& out, const std::vector<uint16_t>& domains) {
+void ModelRoutingMetrics::add(const nn::ModelOutput& out, const std::vector<uint16_t>& domains,
+                              const IndexTensor* ids) {
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < layers_.size(); ++i) {
     seconds_ += model_.moe(layers_[i]).last_stats().collect_seconds;
     std::vector<std::pair<std::string, double>> aux;
     for (const nn::LayerAuxLoss& a : out.aux)
       if (a.layer == layers_[i]) aux.emplace_back(a.name, a.value.item());
-    windows_[i].add(model_.moe(layers_[i]).last_stats(), domains, aux);
+    windows_[i].add(model_.moe(layers_[i]).last_stats(), domains, aux, ids);
   }
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

@@ -10,6 +10,7 @@
 #include "core/comm/communicator.h"
 #include "layers/gpt.h"
 #include "layers/moe/moe.h"
+#include "train/token_routing.h"
 
 namespace moelab::train {
 
@@ -26,10 +27,12 @@ double mutual_information(const std::vector<std::vector<double>>& joint);
 // two log rows, or the eval batches) and turns it into the `moe.hL` object of metrics.jsonl.
 class RoutingWindow {
  public:
-  RoutingWindow(int64_t num_experts, int64_t num_domains);
-  // domains: per input token of the forward pass (empty = unknown); aux: this layer's weighted losses.
+  // vocab: also count (input token, expert) pairs, the "what experts learn" view (null: off).
+  RoutingWindow(int64_t num_experts, int64_t num_domains, std::shared_ptr<const TokenVocabulary> vocab = nullptr);
+  // domains: per input token of the forward pass (empty = unknown); aux: this layer's weighted losses;
+  // ids: the forward's input token ids (null: not counted).
   void add(const nn::MoeStats& stats, const std::vector<uint16_t>& domains,
-           const std::vector<std::pair<std::string, double>>& aux);
+           const std::vector<std::pair<std::string, double>>& aux, const IndexTensor* ids = nullptr);
   bool empty() const { return forwards_ == 0; }
   // A distributed run: every process saw its own rows; afterwards each holds the whole batch's
   // window (counts summed, aux losses averaged). Every process calls it, in the same order.
@@ -46,15 +49,17 @@ class RoutingWindow {
   std::vector<std::vector<double>> domain_expert_;
   std::vector<std::pair<std::string, double>> aux_sum_;
   std::vector<double> received_per_rank_;  // a distributed run's, per process (filled by sum_over)
+  std::unique_ptr<TokenExpertCounts> token_expert_;
 };
 
 // The training loop's view: one RoutingWindow per MoE layer of a model, fed after each forward
 // and emptied into a metrics row's `moe` object ({"h1": {...}, ...}).
 class ModelRoutingMetrics {
  public:
-  ModelRoutingMetrics(nn::GPT& model, int64_t num_domains);
-  // After a forward pass of `model` on a batch whose input tokens came from `domains`.
-  void add(const nn::ModelOutput& out, const std::vector<uint16_t>& domains);
+  // vocab: count (token, expert) pairs too (the eval windows'; null: off).
+  ModelRoutingMetrics(nn::GPT& model, int64_t num_domains, std::shared_ptr<const TokenVocabulary> vocab = nullptr);
+  // After a forward pass of `model` on a batch whose input tokens (`ids`) came from `domains`.
+  void add(const nn::ModelOutput& out, const std::vector<uint16_t>& domains, const IndexTensor* ids = nullptr);
   bool empty() const { return layers_.empty(); }
   // {"h1": {...}, ...}, then starts a fresh window. With `comm`, over the whole batch of a
   // distributed run (a collective: every process calls it).

@@ -61,10 +61,10 @@ std::vector<std::string> string_list(const nlohmann::json& v, const std::string&
 
 SweepSpec parse_sweep(const nlohmann::json& j, const std::string& where, const std::string& folder) {
   MOELAB_CHECK(j.is_object(), where, ": expected a JSON object");
-  for (const auto& [k, v] : j.items())
-    MOELAB_CHECK(k == "base" || k == "set" || k == "grid" || k == "points" || k == "seeds" || k == "out" ||
-                     k == "parallel" || k == "threads_per_run",
-                 where, ": unknown key \"", k, "\" (known: base, set, grid, points, seeds, out, parallel, threads_per_run)");
+  for (const auto& [k, v] : j.items())  // "_comment" etc. are comments, as in configs
+    MOELAB_CHECK(k.rfind('_', 0) == 0 || k == "base" || k == "set" || k == "grid" || k == "points" || k == "seeds" ||
+                     k == "out" || k == "parallel" || k == "threads_per_run",
+                 where, ": unknown key \"", k, "\" (known: base, set, grid, points, seeds, out, parallel, threads_per_run; keys starting with _ are comments)");
   auto relative = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::path(folder) / p).string(); };
   SweepSpec s;
   MOELAB_CHECK(j.contains("base") && j["base"].is_string(), where, ": \"base\" (the config file) is required");

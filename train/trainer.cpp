@@ -260,6 +260,19 @@ void write_row(Run& run, const nlohmann::json& row) {
   MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl (disk full?)");
 }
 
+// The eval windows' token view (docs/metrics.md): each id's text and class. Off for a dense
+// model, or when the (token x expert) table would pass 8M counts per layer.
+std::shared_ptr<const TokenVocabulary> eval_token_vocabulary(const Run& run) {
+  const nn::GPT& model = *run.model;
+  int64_t most_experts = 0;
+  for (int l : model.moe_layers()) most_experts = std::max(most_experts, run.model->moe(l).num_experts());
+  const int vocab = run.corpus.tokenizer.vocab_size();
+  if (most_experts == 0 || static_cast<int64_t>(vocab) * most_experts > (int64_t{8} << 20)) return nullptr;
+  std::vector<std::string> texts(static_cast<size_t>(vocab));
+  for (int32_t id = 0; id < vocab; ++id) texts[id] = run.corpus.tokenizer.decode({id});
+  return TokenVocabulary::from_texts(std::move(texts));
+}
+
 // The run folder is created only now that everything that can fail on bad input has been checked.
 void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
   const RunConfig& cfg = run.cfg;
@@ -267,7 +280,7 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
   for (int l : model.moe_layers()) model.moe(l).set_collect_stats(cfg.train.routing_metrics);
   const auto domains = static_cast<int64_t>(run.corpus.domains.size());
   run.train_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
-  run.eval_routing = std::make_unique<ModelRoutingMetrics>(model, domains);
+  run.eval_routing = std::make_unique<ModelRoutingMetrics>(model, domains, eval_token_vocabulary(run));
   run.t_start = run.t_last = clock_type::now();
   if (!run.dist->root()) return;  // the run folder and the log are rank 0's
   std::error_code ec;
@@ -320,7 +333,7 @@ double mean_loss(nn::GPT& model, const Distributed& dist, const std::vector<Batc
     const Batch b = dist.local_rows(global);
     nn::ModelOutput out = model.forward(b.ids, b.targets);
     total += out.loss.item();
-    if (routing) routing->add(out, b.domains);
+    if (routing) routing->add(out, b.domains, &b.ids);
   }
   model.set_training(true);
   return dist.mean(total / static_cast<double>(batches.size()));

@@ -61,8 +61,37 @@ int layer_index(const std::string& key) {
 }
 
 const std::set<std::string> kPerExpert = {"routed", "kept", "load", "prob", "bias"};
-const std::set<std::string> kScalars = {"tokens",        "drop_frac",    "cv",           "maxvio",   "dead",
-                                        "entropy_token", "entropy_prob", "entropy_load", "domain_mi"};
+const std::set<std::string> kScalars = {"tokens",       "drop_frac", "cv",        "maxvio",   "dead",     "entropy_token",
+                                        "entropy_prob", "entropy_load", "domain_mi", "token_mi", "class_mi"};
+constexpr size_t kMaxTopTokens = 1000;   // per expert
+constexpr size_t kMaxTokenText = 4096;   // bytes of one token's text
+constexpr size_t kMaxTokenClasses = 64;
+
+std::string string_of(const json& v, const std::string& at, size_t max_bytes) {
+  if (!v.is_string()) throw BadLine(at + " is " + type_name(v) + ", expected a string");
+  std::string s = v.get<std::string>();
+  if (s.size() > max_bytes) throw BadLine(at + " is longer than " + std::to_string(max_bytes) + " bytes");
+  return s;
+}
+
+// [[[text, count, total], ...] per expert]
+std::vector<std::vector<LayerWindow::TopToken>> top_tokens_of(const json& v, const std::string& at) {
+  if (!v.is_array()) throw BadLine(at + " is " + type_name(v) + ", expected [experts][tokens]");
+  std::vector<std::vector<LayerWindow::TopToken>> out;
+  for (size_t e = 0; e < v.size(); ++e) {
+    const std::string ae = at + "[" + std::to_string(e) + "]";
+    if (!v[e].is_array()) throw BadLine(ae + " is " + type_name(v[e]) + ", expected a list of [text, count, total]");
+    if (v[e].size() > kMaxTopTokens) throw BadLine(ae + " lists more than " + std::to_string(kMaxTopTokens) + " tokens");
+    auto& list = out.emplace_back();
+    for (size_t i = 0; i < v[e].size(); ++i) {
+      const json& t = v[e][i];
+      const std::string ai = ae + "[" + std::to_string(i) + "]";
+      if (!t.is_array() || t.size() != 3) throw BadLine(ai + " is not [text, count, total]");
+      list.push_back({string_of(t[0], ai + "[0]", kMaxTokenText), number(t[1], ai + "[1]"), number(t[2], ai + "[2]")});
+    }
+  }
+  return out;
+}
 
 LayerWindow parse_layer(const json& j, const std::string& where) {
   if (!j.is_object()) throw BadLine(where + " is " + type_name(j) + ", expected an object");
@@ -81,6 +110,17 @@ LayerWindow parse_layer(const json& j, const std::string& where) {
       if (!v.is_array()) throw BadLine(at + " is " + type_name(v) + ", expected [domains][experts]");
       for (size_t d = 0; d < v.size(); ++d)
         w.domain_expert.push_back(numbers(v[d], at + "[" + std::to_string(d) + "]"));
+    } else if (key == "top_tokens") {
+      w.top_tokens = top_tokens_of(v, at);
+    } else if (key == "token_classes") {
+      if (!v.is_array() || v.size() > kMaxTokenClasses)
+        throw BadLine(at + " is not a list of at most " + std::to_string(kMaxTokenClasses) + " names");
+      for (size_t c = 0; c < v.size(); ++c) w.token_classes.push_back(string_of(v[c], at + "[" + std::to_string(c) + "]", 256));
+    } else if (key == "class_expert") {
+      if (!v.is_array() || v.size() > kMaxTokenClasses)
+        throw BadLine(at + " is not a list of at most " + std::to_string(kMaxTokenClasses) + " rows");
+      for (size_t c = 0; c < v.size(); ++c)
+        w.class_expert.push_back(numbers(v[c], at + "[" + std::to_string(c) + "]"));
     } else if (v.is_number() || v.is_null()) {
       w.scalars[key] = number(v, at);
     } else if (kScalars.count(key)) {
@@ -115,6 +155,21 @@ LayerWindow parse_layer(const json& j, const std::string& where) {
       throw BadLine(where + ".domain_expert[" + std::to_string(d) + "] has " +
                     std::to_string(w.domain_expert[d].size()) + " entries but " + where + "." + first + " has " +
                     std::to_string(experts));
+  // The token view describes the same experts, and names each class row.
+  if (!w.class_expert.empty() || !w.top_tokens.empty()) {
+    if (first.empty()) throw BadLine(where + " has a token view but no per-expert arrays");
+    if (w.top_tokens.size() != experts)
+      throw BadLine(where + ".top_tokens has " + std::to_string(w.top_tokens.size()) + " experts but " + where + "." +
+                    first + " has " + std::to_string(experts));
+    if (w.class_expert.size() != w.token_classes.size())
+      throw BadLine(where + ".class_expert has " + std::to_string(w.class_expert.size()) + " rows but token_classes " +
+                    std::to_string(w.token_classes.size()) + " names");
+    for (size_t c = 0; c < w.class_expert.size(); ++c)
+      if (w.class_expert[c].size() != experts)
+        throw BadLine(where + ".class_expert[" + std::to_string(c) + "] has " +
+                      std::to_string(w.class_expert[c].size()) + " entries but " + where + "." + first + " has " +
+                      std::to_string(experts));
+  }
   return w;
 }
 

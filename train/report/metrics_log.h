@@ -17,6 +17,15 @@ struct LayerWindow {
   std::map<std::string, std::vector<double>> per_expert;  // routed, kept, load, prob, bias
   std::vector<std::vector<double>> domain_expert;         // [domain][expert]; empty when absent
   std::vector<double> per_rank;                           // a distributed run's rows received per process
+  // The token view of eval windows (empty when absent): per expert its most frequent input tokens,
+  // and the routing split by token class ([class][expert], classes named by token_classes).
+  struct TopToken {
+    std::string text;
+    double count = 0, total = 0;  // assignments of the token to this expert; of the token overall
+  };
+  std::vector<std::vector<TopToken>> top_tokens;
+  std::vector<std::string> token_classes;
+  std::vector<std::vector<double>> class_expert;
 
   double scalar(const std::string& key) const;                             // NaN when absent
   const std::vector<double>* expert_values(const std::string& key) const;  // nullptr when absent
