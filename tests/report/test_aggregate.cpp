@@ -41,7 +41,8 @@ TEST_CASE("groups, final metrics of a log, the CSV and the table") {
       R"({"step": 10, "loss": 2.5, "moe": {"h1": {"cv": 0.2, "maxvio": 0.5, "dead": 0, "drop_frac": 0},)"
       R"( "h3": {"cv": 0.4, "maxvio": 1.5, "dead": 1, "drop_frac": 0.1}}})"
       "\n"
-      R"({"step": 10, "val_loss": 2.25, "train_loss": 2.2, "val_bpb": 3.25})"
+      R"({"step": 10, "val_loss": 2.25, "train_loss": 2.2, "val_bpb": 3.25,)"
+      R"( "moe": {"h1": {"token_mi": 0.5, "class_mi": 0.1}, "h3": {"token_mi": 0.7, "class_mi": 0.3}}})"
       "\n";
   std::ostringstream warn;
   const auto m = train::final_metrics(train::parse_run_log(log, "m.jsonl", warn));
@@ -50,6 +51,9 @@ TEST_CASE("groups, final metrics of a log, the CSV and the table") {
   CHECK(m.at("cv") == Approx(0.3));        // mean over the two MoE layers
   CHECK(m.at("max_mean") == Approx(2.0));  // maxvio 1.0 + 1
   CHECK(m.at("dead") == Approx(0.5));
+  CHECK(m.at("token_mi") == Approx(0.6));  // the eval row's token view, mean over the layers
+  CHECK(m.at("class_mi") == Approx(0.2));
+  CHECK(m.count("domain_mi") == 0);  // not logged: left out
   const auto groups = train::aggregate_runs({{"a", "r1", {{"val_loss", 2.0}}},
                                              {"b", "r2", {{"val_loss", 2.5}}},
                                              {"a", "r3", {{"val_loss", 2.2}}},

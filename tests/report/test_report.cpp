@@ -13,6 +13,7 @@
 #include "train/report/report.h"
 #include "train/report/report_html.h"
 #include "test_data.h"
+#include "train/report/seed_groups.h"
 #include "train/report/svg.h"
 
 namespace fs = std::filesystem;
@@ -445,4 +446,121 @@ TEST_CASE("svg: nice ticks, tick labels and escaping") {
   CHECK(svg::escape("a<b & \"c\"") == "a&lt;b &amp; &quot;c&quot;");
   CHECK(svg::heat_colour(0) == "#440154");
   CHECK(svg::heat_colour(1) == "#fde725");
+}
+
+// ---- runs that differ only by seed ----
+
+namespace {
+
+// A run of the sweep layout OUT/<point>/seed<S>: one model setting `x`, final val loss `val`.
+fs::path seed_run(const fs::path& root, const std::string& point, int seed, int x, double val) {
+  std::vector<json> rows = moe_run(0.3, 0.2, val);
+  rows[0]["config"] = {{"model", {{"x", x}}}, {"train", {{"seed", seed}, {"out_dir", point + "/" + std::to_string(seed)}}}};
+  return write_run(root / point, "seed" + std::to_string(seed), rows);
+}
+
+}  // namespace
+
+TEST_CASE("report: runs that differ only by seed form groups: mean ± std, interval, resolved or not, bands") {
+  TempDir tmp;
+  std::vector<std::string> dirs;
+  for (int s = 1; s <= 3; ++s) dirs.push_back(seed_run(tmp.path, "A", s, 1, 2.0 + 0.2 * (s - 1)).string());
+  dirs.push_back(seed_run(tmp.path, "B", 1, 2, 3.0).string());
+  dirs.push_back(seed_run(tmp.path, "B", 2, 2, 3.1).string());
+  dirs.push_back(seed_run(tmp.path, "C", 1, 1, 2.5).string());  // A's config and seed again: another experiment
+
+  std::ostringstream log;
+  const std::vector<train::RunLog> runs = train::read_runs(dirs, log);
+  const std::vector<train::SeedGroup> groups = train::group_by_seed(runs, dirs);
+  REQUIRE(groups.size() == 3);
+  CHECK(groups[0].name == "A");
+  CHECK(groups[0].runs == std::vector<size_t>{0, 1, 2});
+  CHECK(groups[1].name == "B");
+  CHECK(groups[1].runs == std::vector<size_t>{3, 4});
+  CHECK(groups[2].runs == std::vector<size_t>{5});
+
+  train::ReportOptions opts;
+  opts.runs = dirs;
+  opts.out = (tmp.path / "r.html").string();
+  train::write_report(opts, log);
+  const std::string html = read_text(opts.out);
+  CHECK(count(html, "Summary by group") == 1);
+  // A: 2.0, 2.2, 2.4 -> mean 2.2, sample std 0.2, t(0.975, 2) 4.303 * 0.2 / sqrt(3) = 0.4969
+  const std::string a = table_row(html, "<tr data-group=\"A\"");
+  CHECK(a.find("2.2000 &plusmn; 0.2000") != std::string::npos);
+  CHECK(a.find("1.7031 &ndash; 2.6969") != std::string::npos);
+  CHECK(a.find(">best<") != std::string::npos);
+  // B: 3.0, 3.1 -> 3.05 ± 0.0707; Welch: |3.05 - 2.2| = 0.85 > t(2.64 df) * 0.1258 = 0.45
+  const std::string b = table_row(html, "<tr data-group=\"B\"");
+  CHECK(b.find("3.0500 &plusmn; 0.0707") != std::string::npos);
+  CHECK(b.find(">worse (resolved)<") != std::string::npos);
+  // C: one seed, 2.5, nothing resolved
+  const std::string c = table_row(html, "<tr data-group=\"" + groups[2].name + "\"");
+  CHECK(c.find("2.5000") != std::string::npos);
+  CHECK(c.find("&plusmn;") == std::string::npos);
+  CHECK(c.find(">not resolved<") != std::string::npos);
+  // the loss chart: one line per group, bands only for groups of several seeds
+  const std::string loss = svg_containing(html, "data-chart=\"loss\"");
+  CHECK(count(loss, "<path data-run=\"A\" data-series=\"train\"") == 1);
+  CHECK(count(loss, "class=\"band\" data-run=\"A\" data-series=\"train\"") == 1);
+  CHECK(count(loss, "class=\"band\" data-run=\"B\" data-series=\"val\"") == 1);
+  CHECK(count(loss, "class=\"band\" data-run=\"" + groups[2].name + "\"") == 0);
+  CHECK(count(loss, "A (3 seeds)") == 1);
+  // a group's runs are named GROUP/FOLDER in the per-run views
+  CHECK(count(html, "data-run=\"A/seed1\"") > 0);
+
+  opts.group_seeds = false;  // --no-groups
+  train::write_report(opts, log);
+  const std::string flat = read_text(opts.out);
+  CHECK(count(flat, "Summary by group") == 0);
+  CHECK(count(flat, "class=\"band\"") == 0);
+  CHECK(count(svg_containing(flat, "data-chart=\"loss\""), "<path data-run=") == 12);  // 6 runs x (train, val)
+}
+
+TEST_CASE("mean band: per step the mean of the members' finite values, and their min and max") {
+  std::vector<train::MetricsRow> one(2), two(3);
+  one[0].step = 10, one[0].values["loss"] = 1;
+  one[1].step = 20, one[1].values["loss"] = 3;
+  two[0].step = 10, two[0].values["loss"] = 2;
+  two[1].step = 20, two[1].values["loss"] = NAN;
+  two[2].step = 30, two[2].values["loss"] = 5;
+  const train::MeanBand b = train::mean_band({&one, &two}, [](const train::MetricsRow& r) { return r.value("loss"); });
+  CHECK(b.x == std::vector<double>{10, 20, 30});
+  CHECK(b.mean == std::vector<double>{1.5, 3, 5});
+  CHECK(b.lo == std::vector<double>{1, 3, 5});
+  CHECK(b.hi == std::vector<double>{2, 3, 5});
+}
+
+TEST_CASE("report: the token view shows each expert's tokens with both shares and the class split") {
+  TempDir tmp;
+  std::vector<json> rows = moe_run(0.3, 0.2, 2.5);
+  json& h1 = rows.back()["moe"]["h1"];  // the last eval row
+  h1["top_tokens"] = {{{"e", 3, 4}, {" ", 1, 2}}, {{"e", 1, 4}, {" ", 1, 2}}, json::array(), json::array()};
+  h1["token_classes"] = {"letters", "digits", "space", "newline", "punct", "other"};
+  h1["class_expert"] = {{3, 1, 0, 0}, {0, 0, 0, 0}, {1, 1, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}};
+  h1["token_mi"] = 0.0589;
+  h1["class_mi"] = 0.0589;
+  const fs::path dir = write_run(tmp.path, "tok", rows);
+  std::ostringstream log;
+  const std::vector<train::RunLog> runs = train::read_runs({dir.string()}, log);
+  CHECK(log.str().empty());
+  const std::string html = train::render_report_html(runs);
+  const std::string table = html.substr(html.find("<table class=\"tokens\""));
+  // expert 0: 4 of 6 assignments; "e" is 3 of its 4 (75%) and 3 of e's 4 occurrences (75%)
+  const std::string e0 = table_row(table, "<tr><td>0</td>");
+  CHECK(e0.find("66.7%") != std::string::npos);
+  CHECK(e0.find("<code>e</code> 75% (75%)") != std::string::npos);
+  CHECK(e0.find("<code>\u2423</code> 25% (50%)") != std::string::npos);  // a space, made visible
+  CHECK(table_row(table, "<tr><td>2</td>").find("no tokens") != std::string::npos);
+  const std::string classes = svg_containing(html, "class=\"class-matrix\"");
+  CHECK(classes.find("I(token; expert) 0.059") != std::string::npos);
+  CHECK(classes.find("letters (4)") != std::string::npos);
+  CHECK(classes.find("digits") == std::string::npos);  // classes with no tokens are left out
+
+  // a malformed token view skips the line, naming where
+  h1["top_tokens"][0][0] = {"e", 3};
+  const fs::path bad = write_run(tmp.path, "bad", rows);
+  std::ostringstream warn;
+  train::read_runs({bad.string()}, warn);
+  CHECK(warn.str().find("top_tokens[0][0] is not [text, count, total]") != std::string::npos);
 }

@@ -42,6 +42,15 @@ std::map<std::string, double> final_metrics(const RunLog& log) {
         ++sums[k].second;
       }
   }
+  for (int layer : log.moe_layers) {  // what experts learn: the eval windows' view
+    const MetricsRow* row = RunLog::last_with_layer(log.eval, layer);
+    if (!row) continue;
+    for (const char* k : {"domain_mi", "token_mi", "class_mi"})
+      if (const double v = row->moe.at(layer).scalar(k); std::isfinite(v)) {
+        sums[k].first += v;
+        ++sums[k].second;
+      }
+  }
   for (const auto& [k, s] : sums) m[k] = s.first / s.second;
   if (m.count("maxvio")) m["max_mean"] = m["maxvio"] + 1;
   return m;
@@ -114,11 +123,23 @@ std::string aggregate_csv(const std::vector<GroupSummary>& groups) {
   return s;
 }
 
-std::string aggregate_markdown(const std::vector<GroupSummary>& groups) {
+const GroupSummary* best_group(const std::vector<GroupSummary>& groups) {
   const GroupSummary* best = nullptr;
   for (const GroupSummary& g : groups)
     if (g.metrics.count("val_loss") && (!best || g.metrics.at("val_loss").mean < best->metrics.at("val_loss").mean))
       best = &g;
+  return best;
+}
+
+std::string versus_best(const GroupSummary& g, const GroupSummary* best) {
+  if (best && &g == best) return "best";
+  if (!best || !g.metrics.count("val_loss")) return "-";
+  return difference_resolved(g.metrics.at("val_loss"), best->metrics.at("val_loss")) ? "worse (resolved)"
+                                                                                     : "not resolved";
+}
+
+std::string aggregate_markdown(const std::vector<GroupSummary>& groups) {
+  const GroupSummary* best = best_group(groups);
   std::string s = "| group | seeds |";
   std::string rule = "|---|---|";
   for (const std::string& k : kTableMetrics) {
@@ -136,12 +157,7 @@ std::string aggregate_markdown(const std::vector<GroupSummary>& groups) {
                   : it->second.n < 2 ? fmt(it->second.mean)
                                      : fmt(it->second.mean) + " ± " + fmt(it->second.std)) + " |";
     }
-    std::string verdict = "-";
-    if (best && &g == best) verdict = "best";
-    else if (best && g.metrics.count("val_loss"))
-      verdict = difference_resolved(g.metrics.at("val_loss"), best->metrics.at("val_loss")) ? "worse (resolved)"
-                                                                                             : "not resolved";
-    s += " " + verdict + " |\n";
+    s += " " + versus_best(g, best) + " |\n";
   }
   return s;
 }

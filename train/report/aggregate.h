@@ -24,7 +24,8 @@ struct GroupSummary {
 };
 
 // val_loss, val_bpb, train_loss; per MoE layer averaged: cv, maxvio, max_mean (= maxvio + 1), dead,
-// drop_frac, entropy_load. Absent values are left out.
+// drop_frac, entropy_load (last training window), and domain_mi, token_mi, class_mi (last eval row
+// that has them). Absent values are left out.
 std::map<std::string, double> final_metrics(const RunLog& log);
 // t such that P(|T| < t) = 0.95 for `df` degrees of freedom (df >= 1).
 double t_quantile_975(double df);
@@ -37,6 +38,10 @@ struct RunFinal {
 std::vector<GroupSummary> aggregate_runs(const std::vector<RunFinal>& runs);
 // Welch: is the difference of the means resolved at 95%? (false when either has n < 2)
 bool difference_resolved(const SeedStat& a, const SeedStat& b);
+// The group with the lowest mean val_loss (nullptr when none has one), and how another group's
+// val_loss compares with it: "best", "not resolved", "worse (resolved)" or "-" (no val_loss).
+const GroupSummary* best_group(const std::vector<GroupSummary>& groups);
+std::string versus_best(const GroupSummary& g, const GroupSummary* best);
 // group,metric,n,mean,std,ci95_low,ci95_high
 std::string aggregate_csv(const std::vector<GroupSummary>& groups);
 // A table "mean ± std" per metric, and per group whether its val_loss differs from the best

@@ -41,11 +41,25 @@ std::vector<RunLog> read_runs(const std::vector<std::string>& run_dirs, std::ost
 
 ReportResult write_report(const ReportOptions& opts, std::ostream& log) {
   output_file(opts.out, "report --out");  // a device or FIFO there is an error before any work
-  const std::vector<RunLog> runs = read_runs(opts.runs, log);
+  std::vector<RunLog> runs = read_runs(opts.runs, log);
+  const std::vector<SeedGroup> groups = opts.group_seeds ? group_by_seed(runs, opts.runs) : std::vector<SeedGroup>{};
+  if (has_seed_groups(groups)) {  // "seed1", "seed1-2" say little: a group's runs are GROUP/FOLDER
+    std::set<std::string> taken;
+    for (const RunLog& r : runs) taken.insert(r.name);
+    for (const SeedGroup& g : groups)
+      if (g.runs.size() > 1)
+        for (size_t i : g.runs) {
+          const std::string base = g.name + "/" + folder_name(opts.runs[i]);
+          std::string name = base;
+          for (int k = 2; taken.count(name); ++k) name = base + "-" + std::to_string(k);
+          taken.insert(name);
+          runs[i].name = name;
+        }
+  }
   ReportResult result;
   for (const RunLog& r : runs) result.skipped_lines += r.warnings.size();
 
-  const std::string html = render_report_html(runs);
+  const std::string html = render_report_html(runs, groups);
   const fs::path out(opts.out);
   MOELAB_CHECK(!out.filename().empty(), "--out ", opts.out, ": expected a file name");
   if (out.has_parent_path()) {

@@ -13,6 +13,7 @@ struct ReportOptions {
   std::vector<std::string> runs;  // run folders, each holding metrics.jsonl
   std::string out = "report.html";
   std::string csv_dir;  // empty: no CSV
+  bool group_seeds = true;  // runs that differ only by seed drawn as one group (seed_groups.h)
 };
 
 struct ReportResult {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <set>
 
+#include "train/report/aggregate.h"
 #include "train/report/svg.h"
 
 namespace moelab::train {
@@ -34,6 +36,47 @@ std::string data_attr(const std::string& name, const std::string& value) {
 
 std::string layer_name(int layer) { return "h" + std::to_string(layer); }
 
+// What a chart draws as one line: a run, or a group of runs that differ only by seed (its mean, with
+// the seeds' min-max as a band).
+struct Unit {
+  std::string name, colour;
+  std::vector<size_t> runs;
+};
+
+struct Page {
+  const std::vector<RunLog>& runs;
+  std::vector<Unit> units;
+  std::vector<std::string> colour;  // per run: its unit's
+  bool grouped = false;
+};
+
+Page make_page(const std::vector<RunLog>& runs, const std::vector<SeedGroup>& groups) {
+  Page p{runs, {}, std::vector<std::string>(runs.size()), has_seed_groups(groups)};
+  if (p.grouped)
+    for (const SeedGroup& g : groups) p.units.push_back({g.name, svg::run_colour(p.units.size()), g.runs});
+  else
+    for (size_t i = 0; i < runs.size(); ++i) p.units.push_back({runs[i].name, svg::run_colour(i), {i}});
+  for (const Unit& u : p.units)
+    for (size_t i : u.runs) p.colour[i] = u.colour;
+  return p;
+}
+
+// The unit's members that have MoE layer `layer` (all of them for layer -1).
+std::vector<size_t> members_with_layer(const Page& p, const Unit& u, int layer) {
+  std::vector<size_t> out;
+  for (size_t i : u.runs)
+    if (layer < 0 || std::count(p.runs[i].moe_layers.begin(), p.runs[i].moe_layers.end(), layer)) out.push_back(i);
+  return out;
+}
+
+// The first run of each unit that has MoE layer `layer`: the per-run views of a grouped page.
+std::vector<size_t> representatives(const Page& p, int layer) {
+  std::vector<size_t> out;
+  for (const Unit& u : p.units)
+    if (auto m = members_with_layer(p, u, layer); !m.empty()) out.push_back(m.front());
+  return out;
+}
+
 // Indices (which fix the colours) of the runs that have MoE layer `layer`.
 std::vector<size_t> runs_with_layer(const std::vector<RunLog>& runs, int layer) {
   std::vector<size_t> out;
@@ -52,14 +95,23 @@ std::vector<std::string> summed_aux_names(const std::vector<RunLog>& runs) {
   return {names.begin(), names.end()};
 }
 
-svg::Series series_of(const std::vector<MetricsRow>& rows, const std::string& run, const std::string& kind,
-                      const std::string& colour, auto value_of) {
-  svg::Series s{run, kind, colour, {}, {}, false, false};
-  for (const MetricsRow& row : rows) {
-    s.x.push_back(static_cast<double>(row.step));
-    s.y.push_back(value_of(row));
+// The members' training (or eval) rows as one line: the mean at each step, and with several members
+// their min-max as a band.
+svg::Series unit_series(const Page& p, const Unit& u, const std::vector<size_t>& members, bool eval,
+                        const std::string& kind, const std::function<double(const MetricsRow&)>& value_of) {
+  std::vector<const std::vector<MetricsRow>*> rows;
+  for (size_t i : members) rows.push_back(eval ? &p.runs[i].eval : &p.runs[i].train);
+  MeanBand b = mean_band(rows, value_of);
+  svg::Series s{u.name, kind, u.colour, std::move(b.x), std::move(b.mean), false, false, {}, {}};
+  if (members.size() > 1) {
+    s.band_lo = std::move(b.lo);
+    s.band_hi = std::move(b.hi);
   }
   return s;
+}
+
+std::string unit_label(const Unit& u, size_t members) {
+  return members > 1 ? u.name + " (" + std::to_string(members) + " seeds)" : u.name;
 }
 
 bool has_finite(const svg::Series& s) {
@@ -83,7 +135,7 @@ std::string figure(const std::string& svg_text, const std::string& caption = "")
 
 // ---- header, warnings, summary ----
 
-std::string runs_overview(const std::vector<RunLog>& runs) {
+std::string runs_overview(const std::vector<RunLog>& runs, const std::vector<std::string>& colours) {
   std::string s =
       "<table class=\"runs\"><tr><th>run</th><th>metrics file</th><th>router</th><th>experts</th><th>top-k</th>"
       "<th>MoE layers</th><th>last step</th><th>training rows</th><th>eval rows</th><th>skipped lines</th></tr>\n";
@@ -99,7 +151,7 @@ std::string runs_overview(const std::vector<RunLog>& runs) {
     int64_t last = 0;
     for (const auto* rows : {&r.train, &r.eval})
       if (!rows->empty()) last = std::max(last, rows->back().step);
-    s += "<tr><td class=\"name\"><span class=\"swatch\" style=\"background:" + svg::run_colour(i) + "\"></span>" +
+    s += "<tr><td class=\"name\"><span class=\"swatch\" style=\"background:" + colours[i] + "\"></span>" +
          escape(r.name) + "</td><td class=\"name path\">" + escape(r.file) + "</td><td>" + str("router") + "</td><td>" +
          str("num_experts") + "</td><td>" + str("top_k") + "</td><td>" + (layers.empty() ? "dense" : layers) +
          "</td><td>" + std::to_string(last) + "</td><td>" + std::to_string(r.train.size()) + "</td><td>" +
@@ -123,7 +175,7 @@ std::string warnings_box(const std::vector<RunLog>& runs) {
          " line(s) of metrics.jsonl could not be read and were skipped:</b><ul>\n" + items + "</ul></div>\n";
 }
 
-std::string summary_table(const std::vector<RunLog>& runs) {
+std::string summary_table(const std::vector<RunLog>& runs, const std::vector<std::string>& colours) {
   std::string s =
       "<table class=\"summary\"><tr><th>run</th><th>final val loss</th><th>val bits/byte</th><th>final train loss</th>"
       "<th>layer</th>"
@@ -137,7 +189,7 @@ std::string summary_table(const std::vector<RunLog>& runs) {
     const size_t span = std::max<size_t>(1, r.moe_layers.size());
     const std::string rs = span > 1 ? " rowspan=\"" + std::to_string(span) + "\"" : "";
     std::string run_cells = "<td class=\"name\"" + rs +
-                            "><span class=\"swatch\" style=\"background:" + svg::run_colour(i) + "\"></span>" +
+                            "><span class=\"swatch\" style=\"background:" + colours[i] + "\"></span>" +
                             escape(r.name) + "</td><td" + rs + ">" + fmt(val, "%.4f") + "</td><td" + rs + ">" +
                             fmt(bpb, "%.4f") + "</td><td" + rs + ">" + fmt(train, "%.4f") + "</td>";
     if (r.dense()) {
@@ -171,7 +223,7 @@ std::string summary_table(const std::vector<RunLog>& runs) {
 
 // ---- loss ----
 
-std::string loss_section(const std::vector<RunLog>& runs) {
+std::string loss_section(const Page& p) {
   svg::LineChart c;
   c.title = "Training and validation loss";
   c.x_label = "step";
@@ -179,22 +231,24 @@ std::string loss_section(const std::vector<RunLog>& runs) {
   c.attrs = data_attr("chart", "loss");
   c.width = 660;
   c.height = 360;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const RunLog& r = runs[i];
+  for (const Unit& u : p.units) {
     c.series.push_back(
-        series_of(r.train, r.name, "train", svg::run_colour(i), [](const MetricsRow& m) { return m.value("loss"); }));
-    auto val =
-        series_of(r.eval, r.name, "val", svg::run_colour(i), [](const MetricsRow& m) { return m.value("val_loss"); });
+        unit_series(p, u, u.runs, false, "train", [](const MetricsRow& m) { return m.value("loss"); }));
+    auto val = unit_series(p, u, u.runs, true, "val", [](const MetricsRow& m) { return m.value("val_loss"); });
     val.dashed = true;
     val.markers = val.x.size() <= kMaxMarkers;
     const bool plotted = has_finite(c.series.back()) || has_finite(val);
     if (has_finite(val)) c.series.push_back(std::move(val));
-    if (plotted) c.legend.push_back({r.name, svg::run_colour(i)});
+    if (plotted) c.legend.push_back({unit_label(u, u.runs.size()), u.colour});
   }
   add_style_legend(c, "train loss (each logged step)", "val loss (eval rows)");
-  std::string s = "<h2 id=\"loss\">Loss</h2>\n<div class=\"grid\">\n" + figure(svg::line_chart(c));
+  std::string s = "<h2 id=\"loss\">Loss</h2>\n";
+  if (p.grouped)
+    s += "<p class=\"note\">Each line is a group's mean over its seeds; the shaded band spans the seeds' "
+         "minimum to maximum at each step.</p>\n";
+  s += "<div class=\"grid\">\n" + figure(svg::line_chart(c));
 
-  for (const std::string& name : summed_aux_names(runs)) {
+  for (const std::string& name : summed_aux_names(p.runs)) {
     svg::LineChart a;
     a.title = "Aux loss \"" + name + "\" (weighted, summed over layers)";
     a.x_label = "step";
@@ -203,12 +257,12 @@ std::string loss_section(const std::vector<RunLog>& runs) {
     a.y_from_zero = true;
     a.height = 360;
     a.width = 440;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      auto ser = series_of(runs[i].train, runs[i].name, "aux." + name, svg::run_colour(i),
-                           [&](const MetricsRow& m) { return m.value("aux." + name); });
+    for (const Unit& u : p.units) {
+      auto ser = unit_series(p, u, u.runs, false, "aux." + name,
+                             [&](const MetricsRow& m) { return m.value("aux." + name); });
       if (!has_finite(ser)) continue;
       a.series.push_back(std::move(ser));
-      a.legend.push_back({runs[i].name, svg::run_colour(i)});
+      a.legend.push_back({unit_label(u, u.runs.size()), u.colour});
     }
     s += figure(svg::line_chart(a));
   }
@@ -226,22 +280,23 @@ struct RoutingMetric {
 };
 
 // The routing metrics over training, then `final_loads` in the same grid (it fills the row's gap).
-std::string routing_charts(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members,
-                           const std::string& final_loads) {
+std::string routing_charts(const Page& p, int layer, const std::string& final_loads) {
   static const RoutingMetric metrics[] = {
       {"cv", "Coefficient of variation of expert load (cv)", "cv (std / mean)", true, false},
       {"maxvio", "Max violation (maxvio)", "max / mean - 1", true, false},
       {"drop_frac", "Dropped assignments (drop_frac)", "fraction dropped", true, false},
       {"entropy_load", "Load entropy (entropy_load)", "nats", true, false},
       {"entropy_token", "Per-token router entropy (entropy_token)", "nats", true, true},
+      {"dead", "Dead experts (no assignment in the window)", "experts", true, false},
   };
   int experts = 0;
   bool same_experts = true;
-  for (size_t i : members) {
-    const int e = runs[i].num_experts(layer);
-    same_experts &= experts == 0 || e == experts;
-    experts = std::max(experts, e);
-  }
+  for (const Unit& u : p.units)
+    for (size_t i : members_with_layer(p, u, layer)) {
+      const int e = p.runs[i].num_experts(layer);
+      same_experts &= experts == 0 || e == experts;
+      experts = std::max(experts, e);
+    }
   std::string s = "<h3>Routing balance</h3>\n<div class=\"grid\">\n";
   for (const RoutingMetric& m : metrics) {
     svg::LineChart c;
@@ -250,20 +305,21 @@ std::string routing_charts(const std::vector<RunLog>& runs, int layer, const std
     c.y_label = m.y_label;
     c.y_from_zero = m.from_zero;
     c.attrs = data_attr("chart", m.key) + " " + data_attr("layer", std::to_string(layer));
-    for (size_t i : members) {
-      const RunLog& r = runs[i];
+    for (const Unit& u : p.units) {
+      const std::vector<size_t> members = members_with_layer(p, u, layer);
+      if (members.empty()) continue;
       auto value = [&](const MetricsRow& row) {
         auto it = row.moe.find(layer);
         return it == row.moe.end() ? NAN : it->second.scalar(m.key);
       };
-      auto train = series_of(r.train, r.name, "train", svg::run_colour(i), value);
-      auto eval = series_of(r.eval, r.name, "eval", svg::run_colour(i), value);
+      auto train = unit_series(p, u, members, false, "train", value);
+      auto eval = unit_series(p, u, members, true, "eval", value);
       eval.dashed = true;
       eval.markers = eval.x.size() <= kMaxMarkers;
       if (!has_finite(train) && !has_finite(eval)) continue;
       if (has_finite(train)) c.series.push_back(std::move(train));
       if (has_finite(eval)) c.series.push_back(std::move(eval));
-      c.legend.push_back({r.name, svg::run_colour(i)});
+      c.legend.push_back({unit_label(u, members.size()), u.colour});
     }
     if (c.series.empty() && m.optional) continue;
     add_style_legend(c, "training windows", "eval");
@@ -368,8 +424,9 @@ std::string load_heatmaps(const std::vector<RunLog>& runs, int layer, const std:
 // One bar series per run from its last training window of `layer`: `values` of that window (a run
 // whose values are empty is left out), one bar group per index.
 template <class Values>
-svg::BarChart last_window_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members,
+svg::BarChart last_window_bars(const Page& p, int layer, const std::vector<size_t>& members,
                                const std::string& chart, Values values) {
+  const std::vector<RunLog>& runs = p.runs;
   svg::BarChart c;
   c.attrs = data_attr("chart", chart) + " " + data_attr("layer", std::to_string(layer));
   size_t groups = 0;
@@ -377,8 +434,8 @@ svg::BarChart last_window_bars(const std::vector<RunLog>& runs, int layer, const
     const MetricsRow* last = RunLog::last_with_layer(runs[i].train, layer);
     const std::vector<double> v = last ? values(last->moe.at(layer)) : std::vector<double>{};
     if (v.empty()) continue;
-    c.series.push_back({runs[i].name, svg::run_colour(i), v});
-    c.legend.push_back({runs[i].name + " (step " + std::to_string(last->step) + ")", svg::run_colour(i)});
+    c.series.push_back({runs[i].name, p.colour[i], v});
+    c.legend.push_back({runs[i].name + " (step " + std::to_string(last->step) + ")", p.colour[i]});
     groups = std::max(groups, v.size());
   }
   for (size_t g = 0; g < groups; ++g) c.groups.push_back(std::to_string(g));
@@ -387,8 +444,8 @@ svg::BarChart last_window_bars(const std::vector<RunLog>& runs, int layer, const
   return c;
 }
 
-std::string final_load_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
-  svg::BarChart c = last_window_bars(runs, layer, members, "final-load", [](const LayerWindow& w) {
+std::string final_load_bars(const Page& p, int layer, const std::vector<size_t>& members) {
+  svg::BarChart c = last_window_bars(p, layer, members, "final-load", [](const LayerWindow& w) {
     const auto* load = w.expert_values("load");
     return load ? *load : std::vector<double>{};
   });
@@ -402,8 +459,8 @@ std::string final_load_bars(const std::vector<RunLog>& runs, int layer, const st
 }
 
 // A distributed run: the rows each process's experts computed in the last window, as shares.
-std::string rank_load_bars(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
-  svg::BarChart c = last_window_bars(runs, layer, members, "rank-load", [](const LayerWindow& w) {
+std::string rank_load_bars(const Page& p, int layer, const std::vector<size_t>& members) {
+  svg::BarChart c = last_window_bars(p, layer, members, "rank-load", [](const LayerWindow& w) {
     std::vector<double> share = w.per_rank;
     double total = 0;
     for (double v : share) total += v;
@@ -416,6 +473,24 @@ std::string rank_load_bars(const std::vector<RunLog>& runs, int layer, const std
   c.y_label = "share of the rows its experts computed";
   return figure(svg::bar_chart(c), "A distributed run: rows computed by each process's experts (all of its own "
                                    "tokens' under data parallelism; its experts' share under expert parallelism).");
+}
+
+// A [row][expert] matrix of shares (cells: % of the row's assignments), one column per expert.
+svg::Heatmap expert_matrix(const std::string& css_class, const RunLog& r, int layer, size_t experts,
+                           const std::string& row_label) {
+  svg::Heatmap m;
+  m.css_class = css_class;
+  m.attrs = data_attr("run", r.name) + " " + data_attr("layer", std::to_string(layer));
+  m.x_label = "expert";
+  m.y_label = row_label;
+  m.scale_label = "share of " + (row_label == "token class" ? std::string("class") : row_label);
+  m.percent_scale = true;
+  for (size_t e = 0; e < experts; ++e) {
+    m.x_names.push_back(std::to_string(e));
+    m.x_edges.push_back(static_cast<double>(e));
+  }
+  m.x_edges.push_back(static_cast<double>(experts));
+  return m;
 }
 
 std::string domain_matrices(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
@@ -437,21 +512,10 @@ std::string domain_matrices(const std::vector<RunLog>& runs, int layer, const st
     }
     const LayerWindow& w = row->moe.at(layer);
     const size_t domains = w.domain_expert.size(), experts = w.domain_expert[0].size();
-    svg::Heatmap m;
-    m.css_class = "domain-matrix";
-    m.attrs = data_attr("run", r.name) + " " + data_attr("layer", std::to_string(layer));
+    svg::Heatmap m = expert_matrix("domain-matrix", r, layer, experts, "domain");
     const double mi = w.scalar("domain_mi");
     m.title = "Domain \u00d7 expert \u00b7 " + layer_name(layer) + " \u00b7 " + r.name +
               " \u00b7 I(domain; expert) = " + (std::isfinite(mi) ? fmt(mi, "%.4f") + " nats" : std::string("n/a"));
-    m.x_label = "expert";
-    m.y_label = "domain";
-    m.scale_label = "share of domain";
-    m.percent_scale = true;
-    for (size_t e = 0; e < experts; ++e) {
-      m.x_names.push_back(std::to_string(e));
-      m.x_edges.push_back(static_cast<double>(e));
-    }
-    m.x_edges.push_back(static_cast<double>(experts));
     double vmax = 0;
     for (size_t d = 0; d < domains; ++d) {
       std::string name = d < r.domains.size() ? r.domains[d] : "domain " + std::to_string(d);
@@ -490,16 +554,164 @@ std::string domain_matrices(const std::vector<RunLog>& runs, int layer, const st
   return s;
 }
 
-std::string layer_section(const std::vector<RunLog>& runs, int layer) {
-  const std::vector<size_t> members = runs_with_layer(runs, layer);
+// A token as a reader sees it: blanks made visible.
+std::string visible_token(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == ' ' ? "\u2423" : c == '\n' ? "\u21b5" : c == '\t' ? "\u21e5" : std::string(1, c);
+  return escape(out);
+}
+
+// What the experts learn (eval rows' token view, docs/metrics.md): the routing split by token class
+// and each expert's most frequent input tokens.
+std::string token_views(const std::vector<RunLog>& runs, int layer, const std::vector<size_t>& members) {
+  std::string out, missing;
+  for (size_t i : members) {
+    const RunLog& r = runs[i];
+    const MetricsRow* row = nullptr;
+    for (auto it = r.eval.rbegin(); it != r.eval.rend() && !row; ++it)
+      if (auto w = it->moe.find(layer); w != it->moe.end() && !w->second.top_tokens.empty()) row = &*it;
+    if (!row) {
+      missing += (missing.empty() ? "" : ", ") + escape(r.name);
+      continue;
+    }
+    const LayerWindow& w = row->moe.at(layer);
+    const size_t experts = w.top_tokens.size();
+    std::vector<double> per_expert(experts, 0.0);
+    double all = 0;
+    svg::Heatmap m = expert_matrix("class-matrix", r, layer, experts, "token class");
+    m.title = "Token class \u00d7 expert \u00b7 " + layer_name(layer) + " \u00b7 " + r.name + " \u00b7 I(class; expert) " +
+              fmt(w.scalar("class_mi"), "%.3f") + ", I(token; expert) " + fmt(w.scalar("token_mi"), "%.3f") + " nats";
+    double vmax = 0;
+    for (size_t c = 0; c < w.class_expert.size(); ++c) {
+      double total = 0;
+      for (size_t e = 0; e < experts; ++e) {
+        total += w.class_expert[c][e];
+        per_expert[e] += w.class_expert[c][e];
+      }
+      all += total;
+      if (total == 0) continue;  // a class this tokenizer's text never has
+      m.y_names.push_back(w.token_classes[c] + " (" + fmt(total, "%.0f") + ")");
+      std::vector<double> shares;
+      std::vector<std::string> texts, titles;
+      for (size_t e = 0; e < experts; ++e) {
+        const double share = w.class_expert[c][e] / total;
+        vmax = std::max(vmax, share);
+        shares.push_back(share);
+        texts.push_back(experts <= 16 ? fmt(share * 100, "%.0f") : "");
+        titles.push_back(w.token_classes[c] + " \u2192 expert " + std::to_string(e) + ": " +
+                         fmt(w.class_expert[c][e], "%.0f") + " of " + fmt(total, "%.0f") + " (" +
+                         fmt(share * 100, "%.1f") + "%)");
+      }
+      m.cells.push_back(std::move(shares));
+      m.cell_text.push_back(std::move(texts));
+      m.cell_title.push_back(std::move(titles));
+    }
+    m.vmax = vmax > 0 ? vmax : 1;
+    if (experts > 0) m.scale_marks.push_back({1.0 / static_cast<double>(experts), "1/E"});
+    m.width = static_cast<int>(std::clamp<size_t>(300 + experts * 30, 520, 1290));
+    m.height = static_cast<int>(m.y_names.size()) * 26 + 110;
+    out += "<div class=\"grid\">" +
+           figure(svg::heatmap(m), "From the eval row at step " + std::to_string(row->step) +
+                                       "; cells: % of the class's assignments (before capacity) per expert.") +
+           "</div>\n";
+
+    std::string t = "<details" + std::string(members.size() <= 3 ? " open" : "") + "><summary>Each expert's tokens \u00b7 " +
+                    escape(r.name) + "</summary>\n<table class=\"tokens\" " + data_attr("run", r.name) + " " +
+                    data_attr("layer", std::to_string(layer)) +
+                    "><tr><th>expert</th><th>share of assignments</th><th class=\"name\">most frequent input tokens: "
+                    "share of the expert's assignments (share of the token's occurrences routed here)</th></tr>\n";
+    for (size_t e = 0; e < experts; ++e) {
+      std::string list;
+      for (const LayerWindow::TopToken& tok : w.top_tokens[e])
+        list += "<span class=\"tok\"><code>" + visible_token(tok.text) + "</code> " +
+                fmt(per_expert[e] > 0 ? 100 * tok.count / per_expert[e] : NAN, "%.0f%%") + " (" +
+                fmt(tok.total > 0 ? 100 * tok.count / tok.total : NAN, "%.0f%%") + ")</span> ";
+      t += "<tr><td>" + std::to_string(e) + "</td><td>" + fmt(all > 0 ? 100 * per_expert[e] / all : NAN, "%.1f%%") +
+           "</td><td class=\"name\">" + (list.empty() ? "<span class=\"note\">no tokens</span>" : list) +
+           "</td></tr>\n";
+    }
+    out += t + "</table></details>\n";
+  }
+  std::string s = "<h3>What the experts learn</h3>\n<p class=\"note\">From the last eval row (the fixed val "
+                  "batches): how each token class is split over the experts, and each expert's most frequent input "
+                  "tokens. \u2423 is a space, \u21b5 a newline.</p>\n";
+  if (!missing.empty()) s += "<p class=\"note\">No token view logged for: " + missing + ".</p>\n";
+  return out.empty() && missing.empty() ? "" : s + out;
+}
+
+std::string layer_section(const Page& p, int layer) {
+  const std::vector<RunLog>& runs = p.runs;
+  const std::vector<size_t> with_layer = runs_with_layer(runs, layer);
   std::string s = "<h2 id=\"" + layer_name(layer) + "\">MoE layer " + layer_name(layer) + "</h2>\n";
   std::string absent;
   for (size_t i = 0; i < runs.size(); ++i)
-    if (!runs[i].dense() && std::find(members.begin(), members.end(), i) == members.end())
+    if (!runs[i].dense() && std::find(with_layer.begin(), with_layer.end(), i) == with_layer.end())
       absent += (absent.empty() ? "" : ", ") + escape(runs[i].name);
   if (!absent.empty()) s += "<p class=\"note\">Not an MoE layer in: " + absent + ".</p>\n";
-  return s + routing_charts(runs, layer, members, final_load_bars(runs, layer, members) + rank_load_bars(runs, layer, members)) +
-         load_heatmaps(runs, layer, members) + domain_matrices(runs, layer, members);
+  // per-run views: every run, or each group's first
+  const std::vector<size_t> members = p.grouped ? representatives(p, layer) : with_layer;
+  if (p.grouped)
+    s += "<p class=\"note\">Curves: each group's mean over its seeds with a min\u2013max band. Loads, heatmaps, "
+         "matrices and tokens: each group's first run (expert numbers are not comparable across seeds).</p>\n";
+  return s + routing_charts(p, layer, final_load_bars(p, layer, members) + rank_load_bars(p, layer, members)) +
+         load_heatmaps(runs, layer, members) + domain_matrices(runs, layer, members) + token_views(runs, layer, members);
+}
+
+// Runs that differ only by seed: mean ± std per group, the 95% interval of the val loss, and
+// whether each group's val loss differs from the best group's by more than the seeds resolve.
+std::string group_summary(const Page& p) {
+  std::vector<RunFinal> finals;
+  for (const Unit& u : p.units)
+    for (size_t i : u.runs) finals.push_back({u.name, p.runs[i].file, final_metrics(p.runs[i])});
+  const std::vector<GroupSummary> groups = aggregate_runs(finals);
+  const GroupSummary* best = best_group(groups);
+  struct Column {
+    const char* key;
+    const char* title;
+    const char* format;
+    double scale;
+  };
+  static const Column columns[] = {
+      {"val_loss", "final val loss", "%.4f", 1},     {"val_bpb", "val bits/byte", "%.4f", 1},
+      {"old_val_loss", "old-domain val loss", "%.4f", 1}, {"forgetting", "forgetting", "%+.4f", 1},
+      {"max_mean", "max/mean load", "%.2f", 1},     {"cv", "CV", "%.3f", 1},
+      {"dead", "dead experts", "%.1f", 1},          {"drop_frac", "drop %", "%.1f", 100},
+      {"token_mi", "I(token; expert)", "%.3f", 1},  {"class_mi", "I(class; expert)", "%.3f", 1},
+  };
+  std::vector<const Column*> shown;
+  for (const Column& c : columns)
+    if (std::any_of(groups.begin(), groups.end(), [&](const GroupSummary& g) { return g.metrics.count(c.key) > 0; }))
+      shown.push_back(&c);
+  std::string s = "<table class=\"groups\"><tr><th>group</th><th>seeds</th>";
+  for (const Column* c : shown) s += std::string("<th>") + c->title + "</th>";
+  s += "<th>val loss 95% interval</th><th>val loss vs the best group</th></tr>\n";
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const GroupSummary& gs = groups[g];
+    auto val = gs.metrics.find("val_loss");
+    s += "<tr " + data_attr("group", gs.group) + "><td class=\"name\"><span class=\"swatch\" style=\"background:" +
+         p.units[g].colour + "\"></span>" + escape(gs.group) + "</td><td>" + std::to_string(gs.runs.size()) + "</td>";
+    for (const Column* c : shown) {
+      auto it = gs.metrics.find(c->key);
+      if (it == gs.metrics.end()) {
+        s += "<td>&ndash;</td>";
+        continue;
+      }
+      const SeedStat& st = it->second;
+      std::string std_format = c->format;  // a spread has no sign
+      if (std_format.size() > 1 && std_format[1] == '+') std_format.erase(1, 1);
+      s += "<td>" + fmt(st.mean * c->scale, c->format) +
+           (st.n > 1 ? " &plusmn; " + fmt(st.std * c->scale, std_format.c_str()) : "") + "</td>";
+    }
+    s += "<td>" + (val != gs.metrics.end() && val->second.n > 1
+                       ? fmt(val->second.ci_low, "%.4f") + " &ndash; " + fmt(val->second.ci_high, "%.4f")
+                       : std::string("&ndash;")) +
+         "</td><td class=\"verdict\">" + versus_best(gs, best) + "</td></tr>\n";
+  }
+  return s + "</table>\n<p class=\"note\">mean &plusmn; sample standard deviation over the seeds of each group "
+             "(runs whose logged configs differ only in train.seed). Balance columns: the last training window, "
+             "averaged over the MoE layers; I(token; expert) and I(class; expert): the last eval row. The 95% "
+             "interval is Student's t; \"not resolved\": Welch's 95% interval for the difference from the best "
+             "group's val loss includes 0, so the seeds do not tell the two apart.</p>\n";
 }
 
 const char* kStyle = R"(
@@ -535,24 +747,38 @@ td.path{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#
 .note{color:#555;font-size:13px}
 .warn{background:#fff6e0;border:1px solid #e3c164;border-radius:4px;padding:8px 12px;font-size:12px;margin:12px 0}
 .warn li{font-family:ui-monospace,Menlo,Consolas,monospace}
+table.tokens td.name{font-size:12px;line-height:1.7}
+.tok{white-space:nowrap;margin-right:8px}
+.tok code{background:#eef;border-radius:3px;padding:0 3px}
+td.verdict{text-align:left}
+details{margin:8px 0}
+summary{cursor:pointer;font-size:13px;color:#333}
 )";
 
 }  // namespace
 
-std::string render_report_html(const std::vector<RunLog>& runs) {
+std::string render_report_html(const std::vector<RunLog>& runs, const std::vector<SeedGroup>& groups) {
+  const Page page = make_page(runs, groups);
   std::set<int> layers;
   for (const RunLog& r : runs) layers.insert(r.moe_layers.begin(), r.moe_layers.end());
   std::string names;
-  for (const RunLog& r : runs) names += (names.empty() ? "" : ", ") + r.name;
+  for (const Unit& u : page.units) names += (names.empty() ? "" : ", ") + u.name;
 
   std::string s =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>moelab report: " + escape(names) +
       "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
   s += "<h1>moelab report</h1>\n<nav><a href=\"#summary\">summary</a><a href=\"#loss\">loss</a>";
   for (int l : layers) s += "<a href=\"#" + layer_name(l) + "\">layer " + layer_name(l) + "</a>";
-  s += "</nav>\n" + runs_overview(runs) + warnings_box(runs);
-  s += "<h2 id=\"summary\">Summary</h2>\n" + summary_table(runs);
-  s += loss_section(runs);
+  s += "</nav>\n";
+  if (page.grouped) {
+    s += "<h2 id=\"summary\">Summary by group</h2>\n" + group_summary(page);
+    s += "<details><summary>The " + std::to_string(runs.size()) + " runs</summary>\n" +
+         runs_overview(runs, page.colour) + summary_table(runs, page.colour) + "</details>\n" + warnings_box(runs);
+  } else {
+    s += runs_overview(runs, page.colour) + warnings_box(runs);
+    s += "<h2 id=\"summary\">Summary</h2>\n" + summary_table(runs, page.colour);
+  }
+  s += loss_section(page);
   std::string dense;
   for (const RunLog& r : runs)
     if (r.dense()) dense += (dense.empty() ? "" : ", ") + escape(r.name);
@@ -562,7 +788,7 @@ std::string render_report_html(const std::vector<RunLog>& runs) {
          " dense, so there are no routing metrics to show.</p>\n";
   else if (!dense.empty())
     s += "<p class=\"note\">Dense runs (no MoE layers, loss curves only): " + dense + ".</p>\n";
-  for (int l : layers) s += layer_section(runs, l);
+  for (int l : layers) s += layer_section(page, l);
   return s + "</body>\n</html>\n";
 }
 

@@ -247,6 +247,11 @@ std::string line_chart(const LineChart& c) {
       xhi = std::max(xhi, s.x[i]);
       ylo = std::min(ylo, s.y[i]);
       yhi = std::max(yhi, s.y[i]);
+      for (const auto* band : {&s.band_lo, &s.band_hi})
+        if (i < band->size() && std::isfinite((*band)[i])) {
+          ylo = std::min(ylo, (*band)[i]);
+          yhi = std::max(yhi, (*band)[i]);
+        }
     }
   const bool empty = !std::isfinite(xlo);
   for (const RefLine& r : c.refs)
@@ -273,6 +278,36 @@ std::string line_chart(const LineChart& c) {
   s += "</g>\n" + x_axis_label(f, c.x_label, c.height) + frame_lines(f);
   if (empty) return s + no_data(f) + "</svg>\n";
   s += ref_lines(c.refs, ya, f);
+
+  // Bands first, under every line: one polygon per unbroken stretch where the band is defined.
+  for (const Series& ser : c.series) {
+    const size_t n = std::min({ser.x.size(), ser.band_lo.size(), ser.band_hi.size()});
+    for (size_t i = 0; i < n;) {
+      auto ok = [&](size_t k) {
+        return std::isfinite(ser.x[k]) && std::isfinite(ser.band_lo[k]) && std::isfinite(ser.band_hi[k]);
+      };
+      if (!ok(i)) {
+        ++i;
+        continue;
+      }
+      size_t end = i;
+      while (end < n && ok(end)) ++end;
+      std::string d;
+      for (size_t k = i; k < end; ++k)
+        d.append(k == i ? "M" : "L")
+            .append(num(scale(ser.x[k], xa.lo, xa.hi, f.left, f.right)))
+            .append(" ")
+            .append(num(scale(ser.band_hi[k], ya.lo, ya.hi, f.bottom, f.top)));
+      for (size_t k = end; k-- > i;)
+        d.append("L")
+            .append(num(scale(ser.x[k], xa.lo, xa.hi, f.left, f.right)))
+            .append(" ")
+            .append(num(scale(ser.band_lo[k], ya.lo, ya.hi, f.bottom, f.top)));
+      s += "<path class=\"band\" data-run=\"" + escape(ser.run) + "\" data-series=\"" + escape(ser.kind) +
+           "\" d=\"" + d + "Z\" fill=\"" + ser.colour + "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
+      i = end;
+    }
+  }
 
   for (const Series& ser : c.series) {
     std::string d, dots;

@@ -51,6 +51,8 @@ struct Series {
   std::vector<double> x, y;
   bool dashed = false;
   bool markers = false;
+  // Optional band around the line (a group's min-max over seeds): one value per x, NaN = no band there.
+  std::vector<double> band_lo, band_hi;
 };
 
 struct LineChart {
