@@ -32,6 +32,7 @@
 #include "train/io/json_limits.h"
 #include "train/lifelong.h"
 #include "train/memory.h"
+#include "layers/flops.h"
 #include "train/routing_metrics.h"
 
 namespace moelab::train {
@@ -306,6 +307,8 @@ void start_metrics(Run& run, const TrainOptions& opts, std::ostream& log) {
                                 {"top_k", cfg.model.moe.top_k},
                                 {"router", cfg.model.moe.enabled() ? cfg.model.moe.router.type : ""},
                                 {"moe_layers", model.moe_layers()},
+                                {"parameters", model.num_parameters()},
+                                {"flops_per_token", nn::flops_per_token(model.config())},  // compute-matched comparisons
                                 {"domains", domain_names},
                                 {"config", to_json(cfg)}};
   const std::string metrics_path = output_file(run.out_dir + "/metrics.jsonl", "train.out_dir");
