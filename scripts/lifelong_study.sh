@@ -1,34 +1,29 @@
 #!/usr/bin/env bash
-# The Lifelong-MoE study (docs/lifelong.md): stage A = tinyshakespeare, stage B = the fortunes
-# corpus; B three ways (naive fine-tuning, expand + freeze, expand + freeze + KL). Prints the table
-# of losses on A and B and the forgetting. About 10 minutes on 2 cores.
-# Usage: bash scripts/lifelong_study.sh [PATH/TO/tinyshakespeare.txt] [--threads N]
+# The Lifelong-MoE study (docs/lifelong.md): stage A = tinyshakespeare (one run), then stage B = the
+# fortunes corpus from A, swept over kl_weight, freeze_non_expert and the admission rate of the new
+# experts, against naive fine-tuning and naive fine-tuning with 10% replay of A's training text,
+# 3 seeds each (configs/sweeps/lifelong.json). Writes runs/lifelong/sweep/aggregate.md and
+# runs/lifelong/report.html (forgetting against new-domain loss). About 25 minutes on 2 cores.
+# Usage: bash scripts/lifelong_study.sh [PATH/TO/tinyshakespeare.txt]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shakes="${1:-../shared/data/tinyshakespeare.txt}"
-threads=2
-if [ "${2:-}" = "--threads" ]; then threads="$3"; fi
 [ -f "$shakes" ] || { echo "lifelong_study: $shakes not found (tinyshakespeare: karpathy/char-rnn data/tinyshakespeare/input.txt)" >&2; exit 1; }
-[ -x build/moelab ] || bash scripts/setup.sh
-m="./build/moelab --threads $threads"
+moelab="${MOELAB:-./build/moelab}"  # MOELAB=path: another build of moelab (e.g. a copy while rebuilding)
+[ -x "$moelab" ] || bash scripts/setup.sh
+m="$moelab --threads 2"
 mkdir -p runs/lifelong
-$m train configs/lifelong/stage_a.json --set "data.train=$shakes" | tail -1
-$m expand runs/lifelong/A --add-experts 4 --out runs/lifelong/A_grown
-for v in naive freeze lifelong; do
-  $m train "configs/lifelong/stage_b_$v.json" | tail -1
+# Stage A: skipped when its checkpoint is there
+[ -f runs/lifelong/A/model.safetensors ] || $m train configs/lifelong/stage_a.json --set "data.train=$shakes" | tail -1
+# A grown by 4 experts, new experts admitted by bias balancing at three rates (0.01 is expand's default)
+for rate in 0.003 0.01 0.03; do
+  out=runs/lifelong/A_grown_admit$rate
+  [ "$rate" = 0.01 ] && out=runs/lifelong/A_grown
+  [ -f "$out/model.safetensors" ] || $m expand runs/lifelong/A --add-experts 4 --admit-rate "$rate" --out "$out"
 done
-eval_on() {  # run folder -> "lossA lossB": held-out splits of stage A's and stage B's data
-  $m eval "$1" --val-of runs/lifelong/A runs/lifelong/B_naive --batches 40 |
-    sed -n 's/.*: loss \([0-9.]*\).*/\1/p' | tr '\n' ' '
-  echo
-}
-read -r a_A a_B < <(eval_on runs/lifelong/A)
-{
-  echo "| model | loss on A (shakespeare val) | loss on B (fortunes val) | forgetting (A loss - after A) |"
-  echo "|---|---|---|---|"
-  printf "| after A | %.4f | %.4f | - |\n" "$a_A" "$a_B"
-  for v in naive freeze lifelong; do
-    read -r l_A l_B < <(eval_on "runs/lifelong/B_$v")
-    printf "| B: %s | %.4f | %.4f | %+.4f |\n" "$v" "$l_A" "$l_B" "$(python3 -c "print($l_A - $a_A)")"
-  done
-} | tee runs/lifelong/table.md
+# Replay buffer: the first 256 kB of A's text (inside A's training split, the first 90% of the file),
+# about 10% of the mixed training tokens next to the fortunes' 2.3 MB training split
+head -c 256000 "$shakes" > runs/lifelong/replay_10pct.txt.tmp && mv runs/lifelong/replay_10pct.txt.tmp runs/lifelong/replay_10pct.txt
+"$moelab" sweep configs/sweeps/lifelong.json
+"$moelab" report runs/lifelong/sweep/*/seed* --out runs/lifelong/report.html
+cat runs/lifelong/sweep/aggregate.md

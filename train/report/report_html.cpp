@@ -102,7 +102,7 @@ svg::Series unit_series(const Page& p, const Unit& u, const std::vector<size_t>&
   std::vector<const std::vector<MetricsRow>*> rows;
   for (size_t i : members) rows.push_back(eval ? &p.runs[i].eval : &p.runs[i].train);
   MeanBand b = mean_band(rows, value_of);
-  svg::Series s{u.name, kind, u.colour, std::move(b.x), std::move(b.mean), false, false, {}, {}};
+  svg::Series s{u.name, kind, u.colour, std::move(b.x), std::move(b.mean), false, false, true, {}, {}};
   if (members.size() > 1) {
     s.band_lo = std::move(b.lo);
     s.band_hi = std::move(b.hi);
@@ -267,6 +267,61 @@ std::string loss_section(const Page& p) {
     s += figure(svg::line_chart(a));
   }
   return s + "</div>\n";
+}
+
+// ---- lifelong stages ----
+
+// The first and last eval rows with a loss on the old domain (lifelong stages log old_val_loss).
+std::pair<const MetricsRow*, const MetricsRow*> old_domain_rows(const RunLog& r) {
+  const MetricsRow *first = nullptr, *last = nullptr;
+  for (const MetricsRow& row : r.eval)
+    if (std::isfinite(row.value("old_val_loss"))) {
+      if (!first) first = &row;
+      last = &row;
+    }
+  return {first, last};
+}
+
+// Forgetting against the new domain's loss, one dot per run (lower left is better on both), and
+// the old domain's loss over the stage.
+std::string forgetting_section(const Page& p) {
+  svg::LineChart sc;
+  sc.title = "Forgetting vs new-domain loss (one dot per run)";
+  sc.x_label = "final val loss on the new data (nats)";
+  sc.y_label = "forgetting: old-domain loss, last - first eval";
+  sc.attrs = data_attr("chart", "forgetting");
+  sc.refs.push_back({0, "no forgetting"});
+  sc.width = 560;
+  sc.height = 380;
+  svg::LineChart ov;
+  ov.title = "Loss on the old domain's held-out data during the stage";
+  ov.x_label = "step";
+  ov.y_label = "old_val_loss (nats)";
+  ov.attrs = data_attr("chart", "old_val_loss");
+  ov.width = 560;
+  ov.height = 380;
+  for (const Unit& u : p.units) {
+    svg::Series dots{u.name, "forgetting", u.colour, {}, {}, false, true, false, {}, {}};
+    for (size_t i : u.runs) {
+      const auto [first, last] = old_domain_rows(p.runs[i]);
+      if (!first) continue;
+      dots.x.push_back(last->value("val_loss"));
+      dots.y.push_back(last->value("old_val_loss") - first->value("old_val_loss"));
+    }
+    if (dots.x.empty()) continue;
+    sc.legend.push_back({unit_label(u, dots.x.size()), u.colour, false, true});
+    sc.series.push_back(std::move(dots));
+    auto curve = unit_series(p, u, u.runs, true, "old_val_loss", [](const MetricsRow& m) { return m.value("old_val_loss"); });
+    curve.markers = curve.x.size() <= kMaxMarkers;
+    ov.series.push_back(std::move(curve));
+    ov.legend.push_back({unit_label(u, u.runs.size()), u.colour});
+  }
+  if (sc.series.empty()) return "";
+  return "<h2 id=\"forgetting\">Forgetting (lifelong stages)</h2>\n<p class=\"note\">Runs that log "
+         "<code>old_val_loss</code>, the loss on the earlier distribution's held-out data (docs/lifelong.md). "
+         "Forgetting is its rise from the stage's first eval (the model as the stage received it) to its last. "
+         "A setting dominates another when its dots lie below and to the left.</p>\n<div class=\"grid\">\n" +
+         figure(svg::line_chart(sc)) + figure(svg::line_chart(ov)) + "</div>\n";
 }
 
 // ---- one MoE layer ----
@@ -779,6 +834,7 @@ std::string render_report_html(const std::vector<RunLog>& runs, const std::vecto
     s += "<h2 id=\"summary\">Summary</h2>\n" + summary_table(runs, page.colour);
   }
   s += loss_section(page);
+  s += forgetting_section(page);
   std::string dense;
   for (const RunLog& r : runs)
     if (r.dense()) dense += (dense.empty() ? "" : ", ") + escape(r.name);

@@ -332,9 +332,12 @@ std::string line_chart(const LineChart& c) {
       last = i;
     }
     flush_single(last);
-    s += "<path data-run=\"" + escape(ser.run) + "\" data-series=\"" + escape(ser.kind) + "\" d=\"" + d +
-         "\" fill=\"none\" stroke=\"" + ser.colour + "\" stroke-width=\"1.7\" stroke-linejoin=\"round\"" +
-         (ser.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>\n";
+    if (ser.line)
+      s += "<path data-run=\"" + escape(ser.run) + "\" data-series=\"" + escape(ser.kind) + "\" d=\"" + d +
+           "\" fill=\"none\" stroke=\"" + ser.colour + "\" stroke-width=\"1.7\" stroke-linejoin=\"round\"" +
+           (ser.dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>\n";
+    else
+      s += "<g class=\"scatter\" data-run=\"" + escape(ser.run) + "\" data-series=\"" + escape(ser.kind) + "\"/>\n";
     if (!dots.empty()) s += "<g class=\"markers\" fill=\"" + ser.colour + "\">" + dots + "</g>\n";
   }
   return s + "</svg>\n";

@@ -51,6 +51,7 @@ struct Series {
   std::vector<double> x, y;
   bool dashed = false;
   bool markers = false;
+  bool line = true;  // false: markers only (a scatter)
   // Optional band around the line (a group's min-max over seeds): one value per x, NaN = no band there.
   std::vector<double> band_lo, band_hi;
 };
