@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
 # The expert-balance study (docs/balance-study.md): the same small MoE model (default corpus,
-# 4 layers, E 8 every other layer) under each remedy in configs/study/, then one report.
-# About 30 minutes on 2 cores. Usage: bash scripts/balance_study.sh [--threads N] [run names...]
+# 4 layers, E 8 top-1 every other layer) under each remedy, 3 seeds each, as one sweep
+# (configs/sweeps/balance.json), then the grouped report and the over-time table.
+# About 30 minutes on 2 cores (2 runs at once, 1 thread each).
+# Usage: bash scripts/balance_study.sh   (MOELAB=path uses another build of moelab)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2
-if [ "${1:-}" = "--threads" ]; then threads="$2"; shift 2; fi
-runs=("$@")
-[ ${#runs[@]} -gt 0 ] || runs=(top1_noaux switch zloss noisy_topk aux_free expert_choice soft hash)
-[ -x build/moelab ] || bash scripts/setup.sh
-for r in "${runs[@]}"; do
-  echo "== $r"
-  ./build/moelab --threads "$threads" train "configs/study/$r.json" | tail -2
-done
-dirs=()
-for r in top1_noaux switch zloss noisy_topk aux_free expert_choice soft hash; do
-  [ -f "runs/study/$r/metrics.jsonl" ] && dirs+=("runs/study/$r")
-done
-./build/moelab report "${dirs[@]}" --out runs/study/report.html --csv runs/study/csv
-python3 scripts/study_table.py "${dirs[@]}" | tee runs/study/table.md
+moelab="${MOELAB:-./build/moelab}"
+[ -x "$moelab" ] || bash scripts/setup.sh
+"$moelab" sweep configs/sweeps/balance.json
+"$moelab" report runs/balance/*/seed* --out runs/balance/report.html --csv runs/balance/csv
+python3 scripts/sweep_over_time.py runs/balance --steps 100,250,500,1000 > runs/balance/over_time.md
+cat runs/balance/aggregate.md
