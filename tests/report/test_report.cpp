@@ -553,7 +553,7 @@ TEST_CASE("report: the token view shows each expert's tokens with both shares an
   CHECK(e0.find("<code>\u2423</code> 25% (50%)") != std::string::npos);  // a space, made visible
   CHECK(table_row(table, "<tr><td>2</td>").find("no tokens") != std::string::npos);
   const std::string classes = svg_containing(html, "class=\"class-matrix\"");
-  CHECK(classes.find("I(token; expert) 0.059") != std::string::npos);
+  CHECK(html.find("I(token; expert) = 0.059 nats") != std::string::npos);
   CHECK(classes.find("letters (4)") != std::string::npos);
   CHECK(classes.find("digits") == std::string::npos);  // classes with no tokens are left out
 

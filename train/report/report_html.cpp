@@ -634,8 +634,7 @@ std::string token_views(const std::vector<RunLog>& runs, int layer, const std::v
     std::vector<double> per_expert(experts, 0.0);
     double all = 0;
     svg::Heatmap m = expert_matrix("class-matrix", r, layer, experts, "token class");
-    m.title = "Token class \u00d7 expert \u00b7 " + layer_name(layer) + " \u00b7 " + r.name + " \u00b7 I(class; expert) " +
-              fmt(w.scalar("class_mi"), "%.3f") + ", I(token; expert) " + fmt(w.scalar("token_mi"), "%.3f") + " nats";
+    m.title = "Token class \u00d7 expert \u00b7 " + layer_name(layer) + " \u00b7 " + r.name;
     double vmax = 0;
     for (size_t c = 0; c < w.class_expert.size(); ++c) {
       double total = 0;
@@ -663,11 +662,13 @@ std::string token_views(const std::vector<RunLog>& runs, int layer, const std::v
     }
     m.vmax = vmax > 0 ? vmax : 1;
     if (experts > 0) m.scale_marks.push_back({1.0 / static_cast<double>(experts), "1/E"});
-    m.width = static_cast<int>(std::clamp<size_t>(300 + experts * 30, 520, 1290));
+    m.width = static_cast<int>(std::clamp<size_t>(300 + experts * 30, 600, 1290));
     m.height = static_cast<int>(m.y_names.size()) * 26 + 110;
     out += "<div class=\"grid\">" +
            figure(svg::heatmap(m), "From the eval row at step " + std::to_string(row->step) +
-                                       "; cells: % of the class's assignments (before capacity) per expert.") +
+                                       "; cells: % of the class's assignments (before capacity) per expert. "
+                                       "I(class; expert) = " + fmt(w.scalar("class_mi"), "%.3f") +
+                                       " nats, I(token; expert) = " + fmt(w.scalar("token_mi"), "%.3f") + " nats.") +
            "</div>\n";
 
     std::string t = "<details" + std::string(members.size() <= 3 ? " open" : "") + "><summary>Each expert's tokens \u00b7 " +
