@@ -18,6 +18,24 @@
 
 namespace moelab::train {
 
+TokenStream val_split_of(const std::string& run, const Tokenizer& tokenizer) {
+  const std::string side = checkpoint_dir(run) + "/model.json";
+  RunConfig other;
+  try {
+    other = parse_config(read_sidecar(side).at("config"));
+  } catch (const std::exception& e) {
+    throw Error(side + ": " + e.what());
+  }
+  return build_corpus(other.data, &tokenizer).val;
+}
+
+TokenStream whole_files(const std::vector<std::string>& paths, DataConfig data, const Tokenizer& tokenizer) {
+  data.train = paths;
+  data.val.clear();
+  data.val_fraction = 0;
+  return build_corpus(data, &tokenizer).train;
+}
+
 std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, std::ostream& out) {
   // outputs first: a path that cannot be written is an error before any work
   if (!opts.grads_out.empty()) output_file(opts.grads_out, "eval --grads-out");
@@ -28,22 +46,13 @@ std::vector<double> run_eval(const std::string& ckpt, const EvalOptions& opts, s
     Corpus c = build_corpus(lm.config.data, &lm.tokenizer);
     sets.emplace_back("val split of the run's data", std::move(c.val));
   }
-  for (const std::string& p : opts.data) {
-    DataConfig d = lm.config.data;
-    d.train = {p};
-    d.val.clear();
-    d.val_fraction = 0;
-    sets.emplace_back(p, build_corpus(d, &lm.tokenizer).train);
-  }
+  for (const std::string& p : opts.data) sets.emplace_back(p, whole_files({p}, lm.config.data, lm.tokenizer));
   for (const std::string& run : opts.val_of) {  // another run's held-out data (e.g. an earlier stage's)
-    const std::string side = checkpoint_dir(run) + "/model.json";
-    RunConfig other;
     try {
-      other = parse_config(read_sidecar(side).at("config"));
+      sets.emplace_back("val split of " + run, val_split_of(run, lm.tokenizer));
     } catch (const std::exception& e) {
-      throw Error("eval --val-of: " + side + ": " + e.what());
+      throw Error(std::string("eval --val-of: ") + e.what());
     }
-    sets.emplace_back("val split of " + run, build_corpus(other.data, &lm.tokenizer).val);
   }
   const int64_t T = lm.config.model.block_size;
   std::vector<double> losses;

@@ -27,6 +27,7 @@
 #include "train/data/batch.h"
 #include "train/data/corpus.h"
 #include "train/distributed.h"
+#include "train/evaluate.h"
 #include "train/io/atomic_file.h"
 #include "train/io/files.h"
 #include "train/io/json_limits.h"
@@ -58,11 +59,12 @@ struct Run {
   std::unique_ptr<LoadedModel> init;            // a lifelong stage: the checkpoint it starts from
   std::unique_ptr<LoadedModel> teacher;         // a lifelong stage with kl_weight > 0
   Corpus corpus;
+  TokenStream old_val;                          // a lifelong stage: the previous stage's held-out data
   std::unique_ptr<nn::GPT> model;
   std::unique_ptr<optim::Optimizer> opt;
   TrainState state;                             // where training starts (0, or the resumed step)
-  std::vector<Batch> val_batches, train_eval_batches;  // fixed: drawn once, seeded
-  double val_targets_per_byte = NAN, train_targets_per_byte = NAN;  // for bits per byte
+  std::vector<Batch> val_batches, train_eval_batches, old_val_batches;  // fixed: drawn once, seeded
+  double val_targets_per_byte = NAN, train_targets_per_byte = NAN, old_val_targets_per_byte = NAN;  // for bits per byte
   Rng sampler{0, 2};
   std::vector<int32_t> replay;                  // train.batch_offsets
   std::ofstream metrics;
@@ -129,6 +131,29 @@ void load_data(Run& run, std::ostream& log) {
                                   : " (raise data.val_fraction or give data.val)");
 }
 
+// A lifelong stage's forgetting, measured as it trains: the held-out data of the distribution the
+// init_from checkpoint learned (its saved data config, which `moelab expand` copies from the checkpoint
+// it grew; or lifelong.old_val), tokenized with this stage's tokenizer (init_from's).
+void load_old_domain(Run& run, std::ostream& log) {
+  const LifelongConfig& l = run.cfg.lifelong;
+  if (l.init_from.empty()) return;
+  std::string source = l.old_val.empty() ? "the val split of " + l.init_from + "'s data" : "";
+  for (const std::string& p : l.old_val) source += (source.empty() ? "" : ", ") + p;
+  try {
+    run.old_val = l.old_val.empty() ? val_split_of(l.init_from, run.corpus.tokenizer)
+                                    : whole_files(l.old_val, run.cfg.data, run.corpus.tokenizer);
+  } catch (const std::exception& e) {
+    throw Error(l.old_val.empty() ? "lifelong.init_from: " + l.init_from + ": the val split of its data, for "
+                                        "old_val_loss (lifelong.old_val names other files): " + std::string(e.what())
+                                  : "lifelong.old_val: " + std::string(e.what()));
+  }
+  const int64_t T = run.cfg.model.block_size;
+  MOELAB_CHECK(run.old_val.size() > T, l.old_val.empty() ? "lifelong.init_from" : "lifelong.old_val", ": ", source,
+               " has ", run.old_val.size(), " tokens, fewer than one block of ", T + 1, " (model.block_size ", T,
+               " + 1) to measure old_val_loss on", l.old_val.empty() ? " (name other data with lifelong.old_val)" : "");
+  log << "lifelong: old_val_loss on " << source << " (" << run.old_val.size() << " tokens)\n";
+}
+
 // Expert choice ranks tokens across the batch, so a token's output depends on later tokens.
 void warn_if_not_causal(nn::GPT& model, std::ostream& log) {
   for (int l : model.moe_layers())
@@ -193,7 +218,7 @@ void build_model(Run& run, std::ostream& log) {
   if (run.resumed) check_resume_matches(run);
   run.dist->check_same_run(cfg, run.corpus.tokenizer.to_json().dump());
   const int64_t rows = cfg.train.batch_size / run.dist->size();  // this process's share of each batch
-  check_fits_in_memory(cfg.model, rows, 2 * int64_t{cfg.train.eval_iters});
+  check_fits_in_memory(cfg.model, rows, (run.init ? 3 : 2) * int64_t{cfg.train.eval_iters});
   run.model = std::make_unique<nn::GPT>(cfg.model, cfg.train.seed, run.dist->expert_parallel());
   nn::GPT& model = *run.model;
   model.set_partition(run.dist->partition(cfg.train.batch_size));
@@ -241,6 +266,11 @@ void prepare_batches(Run& run) {
   const std::vector<int> bytes_per_token = run.corpus.tokenizer.bytes_per_token();
   run.val_targets_per_byte = targets_per_byte(run.val_batches, bytes_per_token);
   run.train_targets_per_byte = targets_per_byte(run.train_eval_batches, bytes_per_token);
+  if (run.old_val.size() > 0) {  // seeded as the val batches are: the same windows when the data is the same
+    Rng old_rng(cfg.train.seed, 7);
+    for (int i = 0; i < cfg.train.eval_iters; ++i) run.old_val_batches.push_back(sample_batch(run.old_val, B, T, old_rng));
+    run.old_val_targets_per_byte = targets_per_byte(run.old_val_batches, bytes_per_token);
+  }
   run.sampler = Rng(cfg.train.seed, 2);
   run.sampler.set_counter(run.state.sampler_counter);
   if (cfg.train.batch_offsets.empty()) return;
@@ -356,13 +386,25 @@ void evaluate(Run& run, int64_t step, std::ostream& log) {
     row["val_bpb"] = val_bpb;
     row["train_bpb"] = train_bpb;
   }
+  double old_val_loss = NAN;
+  if (!run.old_val_batches.empty()) {  // a lifelong stage: the previous distribution's held-out data
+    old_val_loss = mean_loss(*run.model, *run.dist, run.old_val_batches, nullptr);
+    row["old_val_loss"] = old_val_loss;
+    const double old_val_bpb = old_val_loss / std::log(2.0) * run.old_val_targets_per_byte;
+    if (std::isfinite(old_val_bpb)) row["old_val_bpb"] = old_val_bpb;
+  }
   if (routing) row["moe"] = run.eval_routing->take(run.dist->world());
   write_row(run, row);
   if (run.tty) log << "\r\033[K";
   char line[160];
-  std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f  val bpb %.4f\n",
+  std::snprintf(line, sizeof line, "step %6lld  eval: train loss %.4f  val loss %.4f  val bpb %.4f",
                 static_cast<long long>(step), train_loss, run.val_loss, val_bpb);
-  log << line << std::flush;
+  log << line;
+  if (!run.old_val_batches.empty()) {
+    std::snprintf(line, sizeof line, "  old val loss %.4f", old_val_loss);
+    log << line;
+  }
+  log << "\n" << std::flush;
 }
 
 // Forward, the lifelong KL term, backward, gradient norm. The update itself is apply_update().
@@ -556,6 +598,7 @@ double run_training(const RunConfig& cfg, const TrainOptions& opts, std::ostream
   std::ostream& log = run.dist->root() ? root_log : no_log;
   open_run_folder(run, opts);
   load_data(run, log);
+  load_old_domain(run, log);
   build_model(run, log);
   prepare_batches(run);
   start_metrics(run, opts, log);

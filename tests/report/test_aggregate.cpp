@@ -69,3 +69,38 @@ TEST_CASE("groups, final metrics of a log, the CSV and the table") {
   CHECK(md.find("best |") != std::string::npos);
   CHECK(md.find("| b | 2 | 2.5000 ± 0.0000 |") != std::string::npos);
 }
+
+TEST_CASE("final metrics of a lifelong stage: old_val_loss from the last eval row, forgetting = last - first") {
+  const std::string log =
+      R"({"event": "start", "step": 0, "num_experts": 0, "moe_layers": []})"
+      "\n"
+      R"({"step": 0, "val_loss": 3.0, "train_loss": 3.1, "old_val_loss": 1.5, "old_val_bpb": 2.1})"
+      "\n"
+      R"({"step": 5, "loss": 2.9})"
+      "\n"
+      R"({"step": 10, "val_loss": 2.5, "train_loss": 2.4, "old_val_loss": 1.625, "old_val_bpb": 2.3})"
+      "\n"
+      R"({"step": 20, "val_loss": 2.0, "train_loss": 2.1, "old_val_loss": 1.75, "old_val_bpb": 2.5})"
+      "\n";
+  std::ostringstream warn;
+  const auto m = train::final_metrics(train::parse_run_log(log, "m.jsonl", warn));
+  CHECK(warn.str().empty());
+  CHECK(m.at("old_val_loss") == 1.75);
+  CHECK(m.at("forgetting") == 0.25);  // 1.75 at the end - 1.5 at step 0
+  CHECK(m.at("val_loss") == 2.0);
+  // an ordinary run has neither; a null (NaN) old_val_loss at the start gives no forgetting
+  const auto plain = train::final_metrics(train::parse_run_log(
+      R"({"step": 10, "val_loss": 2.25, "train_loss": 2.2})"
+      "\n",
+      "p.jsonl", warn));
+  CHECK(plain.count("old_val_loss") == 0);
+  CHECK(plain.count("forgetting") == 0);
+  const auto nan_start = train::final_metrics(train::parse_run_log(
+      R"({"step": 0, "val_loss": 3.0, "old_val_loss": null})"
+      "\n"
+      R"({"step": 10, "val_loss": 2.0, "old_val_loss": 1.75})"
+      "\n",
+      "n.jsonl", warn));
+  CHECK(nan_start.at("old_val_loss") == 1.75);
+  CHECK(nan_start.count("forgetting") == 0);
+}

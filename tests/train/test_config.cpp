@@ -146,7 +146,8 @@ const char* kAllKeysA = R"({
   "optim": {"type": "sgd", "lr": 0.003, "min_lr": 0.0002, "warmup_iters": 7, "lr_decay_iters": 99, "decay_lr": false,
             "betas": [0.8, 0.9], "eps": 1e-6, "weight_decay": 0.05, "momentum": 0.5, "grad_clip": 0.7, "params": {"z": 3}},
   "lifelong": {"init_from": "runs/a", "freeze_old_experts": false, "freeze_old_router_rows": false,
-               "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t"},
+               "freeze_non_expert": true, "kl_weight": 0.3, "kl_temperature": 2.0, "teacher": "runs/t",
+               "old_val": ["a_val.txt", "b_val.txt"]},
   "dist": {"expert_parallel": 2, "overlap": false}})";
 const char* kAllKeysB = R"({"data": {"tokenizer": "bpe", "vocab_size": 512},"model": {"moe": {"num_experts": 4, "top_k": 1, "pattern": "DMDM",
                                           "router": {"topk_softmax": true}}}})";

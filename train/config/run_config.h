@@ -49,6 +49,7 @@ struct LifelongConfig {
   double kl_weight = 0;                 // lambda of T^2 KL(teacher || student) on the new data
   double kl_temperature = 1;
   std::string teacher;                  // previous-stage model; default: the checkpoint expand started from
+  std::vector<std::string> old_val;     // the previous stage's held-out data (old_val_loss); default: init_from's val split
 };
 
 // Training across processes (docs/distributed.md): `mpirun -np N moelab train ...`.

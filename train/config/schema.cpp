@@ -210,6 +210,10 @@ std::vector<Key> make_keys() {
       number("lifelong.kl_temperature", FIELD(lifelong.kl_temperature), "T").above(0),
       string("lifelong.teacher", FIELD(lifelong.teacher),
              "the previous-stage model; default: the checkpoint `moelab expand` started from, else init_from"),
+      paths("lifelong.old_val", FIELD(lifelong.old_val),
+            "the previous stage's held-out data, text files or folders read whole (like `moelab eval --data`), for "
+            "the eval rows' old_val_loss (forgetting as it happens); default: the val split of init_from's saved data "
+            "config (an expanded checkpoint keeps the config of the one it grew from)", false),
       // dist
       number("dist.expert_parallel", FIELD(dist.expert_parallel),
              "processes that share one copy of the experts (EP); must divide the process count and every MoE "
@@ -334,11 +338,11 @@ std::vector<Rule> make_rules() {
          MOELAB_CHECK(c.optim.schedule.lr_decay_iters >= c.optim.schedule.warmup_iters, w, ": ",
                       c.optim.schedule.lr_decay_iters, " is out of range (expected >= optim.warmup_iters)");
        }},
-      {"lifelong.init_from", "a lifelong stage with kl_weight or teacher needs init_from",
+      {"lifelong.init_from", "a lifelong stage with kl_weight, teacher or old_val needs init_from",
        [](const RunConfig& c, const std::string& w) {
          const LifelongConfig& l = c.lifelong;
-         MOELAB_CHECK(!l.init_from.empty() || (l.kl_weight == 0 && l.teacher.empty()), w,
-                      ": a lifelong stage (kl_weight, teacher) needs init_from");
+         MOELAB_CHECK(!l.init_from.empty() || (l.kl_weight == 0 && l.teacher.empty() && l.old_val.empty()), w,
+                      ": a lifelong stage (kl_weight, teacher, old_val) needs init_from");
        }},
   };
 }

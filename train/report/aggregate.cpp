@@ -29,8 +29,11 @@ std::string csv_field(const std::string& s) {
 std::map<std::string, double> final_metrics(const RunLog& log) {
   std::map<std::string, double> m;
   if (!log.eval.empty())
-    for (const char* k : {"val_loss", "val_bpb", "train_loss"})
+    for (const char* k : {"val_loss", "val_bpb", "train_loss", "old_val_loss"})
       if (std::isfinite(log.eval.back().value(k))) m[k] = log.eval.back().value(k);
+  // a lifelong stage: how much the loss on the previous distribution rose since the stage's first eval (step 0)
+  if (m.count("old_val_loss") && std::isfinite(log.eval.front().value("old_val_loss")))
+    m["forgetting"] = m["old_val_loss"] - log.eval.front().value("old_val_loss");
   std::map<std::string, std::pair<double, int>> sums;
   for (int layer : log.moe_layers) {
     const MetricsRow* row = RunLog::last_with_layer(log.train, layer);

@@ -23,7 +23,8 @@ struct GroupSummary {
   std::vector<std::string> runs;  // run folders
 };
 
-// val_loss, val_bpb, train_loss; per MoE layer averaged: cv, maxvio, max_mean (= maxvio + 1), dead,
+// val_loss, val_bpb, train_loss; a lifelong stage's old_val_loss and forgetting (its last eval row's
+// old_val_loss minus its first's); per MoE layer averaged: cv, maxvio, max_mean (= maxvio + 1), dead,
 // drop_frac, entropy_load (last training window), and domain_mi, token_mi, class_mi (last eval row
 // that has them). Absent values are left out.
 std::map<std::string, double> final_metrics(const RunLog& log);

@@ -234,8 +234,9 @@ void apply_row(RunLog& run, const json& row) {
   const bool is_eval = row.contains("val_loss");
   if (!is_eval && !row.contains("loss"))
     throw BadLine("neither a training row (\"loss\") nor an eval row (\"val_loss\")");
-  static const std::set<std::string> numeric = {"loss",         "total_loss", "lr",        "grad_norm",
-                                                "tokens_per_s", "val_loss",   "train_loss", "val_bpb", "train_bpb"};
+  static const std::set<std::string> numeric = {"loss",         "total_loss", "lr",         "grad_norm",
+                                                "tokens_per_s", "val_loss",   "train_loss", "val_bpb",
+                                                "train_bpb",    "old_val_loss", "old_val_bpb"};
   for (const auto& [key, v] : row.items()) {
     if (key == "step" || key == "moe") continue;
     if (numeric.count(key) || key.rfind("aux.", 0) == 0)
