@@ -1,6 +1,7 @@
 #include "train/token_routing.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <numeric>
 

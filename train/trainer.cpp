@@ -291,14 +291,17 @@ void write_row(Run& run, const nlohmann::json& row) {
   MOELAB_CHECK(run.metrics, "train.out_dir: cannot write ", run.out_dir, "/metrics.jsonl (disk full?)");
 }
 
-// The eval windows' token view (docs/metrics.md): each id's text and class. Off for a dense
-// model, or when the (token x expert) table would pass 8M counts per layer.
+// The eval windows' token view (docs/metrics.md): each id's text and class. Off without routing
+// metrics, for a dense model, or when the (token x expert) tables of all MoE layers would pass 8M
+// counts (64 MB of doubles, and as much again to sum them over processes).
 std::shared_ptr<const TokenVocabulary> eval_token_vocabulary(const Run& run) {
   const nn::GPT& model = *run.model;
-  int64_t most_experts = 0;
-  for (int l : model.moe_layers()) most_experts = std::max(most_experts, run.model->moe(l).num_experts());
+  int64_t all_experts = 0;
+  for (int l : model.moe_layers()) all_experts += model.moe(l).num_experts();
   const int vocab = run.corpus.tokenizer.vocab_size();
-  if (most_experts == 0 || static_cast<int64_t>(vocab) * most_experts > (int64_t{8} << 20)) return nullptr;
+  if (!run.cfg.train.routing_metrics || all_experts == 0 ||
+      static_cast<int64_t>(vocab) * all_experts > (int64_t{8} << 20))
+    return nullptr;
   std::vector<std::string> texts(static_cast<size_t>(vocab));
   for (int32_t id = 0; id < vocab; ++id) texts[id] = run.corpus.tokenizer.decode({id});
   return TokenVocabulary::from_texts(std::move(texts));

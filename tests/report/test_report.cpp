@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <cmath>
 
 #include "core/error.h"
 #include "train/report/report.h"
@@ -498,7 +500,7 @@ TEST_CASE("report: runs that differ only by seed form groups: mean ± std, inter
   const std::string c = table_row(html, "<tr data-group=\"" + groups[2].name + "\"");
   CHECK(c.find("2.5000") != std::string::npos);
   CHECK(c.find("&plusmn;") == std::string::npos);
-  CHECK(c.find(">not resolved<") != std::string::npos);
+  CHECK(c.find(">n/a (1 seed)<") != std::string::npos);
   // the loss chart: one line per group, bands only for groups of several seeds
   const std::string loss = svg_containing(html, "data-chart=\"loss\"");
   CHECK(count(loss, "<path data-run=\"A\" data-series=\"train\"") == 1);
@@ -517,7 +519,7 @@ TEST_CASE("report: runs that differ only by seed form groups: mean ± std, inter
   CHECK(count(svg_containing(flat, "data-chart=\"loss\""), "<path data-run=") == 12);  // 6 runs x (train, val)
 }
 
-TEST_CASE("mean band: per step the mean of the members' finite values, and their min and max") {
+TEST_CASE("mean band: per step the members' mean, min and max, only where every member has a value") {
   std::vector<train::MetricsRow> one(2), two(3);
   one[0].step = 10, one[0].values["loss"] = 1;
   one[1].step = 20, one[1].values["loss"] = 3;
@@ -526,9 +528,81 @@ TEST_CASE("mean band: per step the mean of the members' finite values, and their
   two[2].step = 30, two[2].values["loss"] = 5;
   const train::MeanBand b = train::mean_band({&one, &two}, [](const train::MetricsRow& r) { return r.value("loss"); });
   CHECK(b.x == std::vector<double>{10, 20, 30});
-  CHECK(b.mean == std::vector<double>{1.5, 3, 5});
-  CHECK(b.lo == std::vector<double>{1, 3, 5});
-  CHECK(b.hi == std::vector<double>{2, 3, 5});
+  CHECK(b.mean[0] == 1.5);
+  CHECK(b.lo[0] == 1);
+  CHECK(b.hi[0] == 2);
+  for (size_t i : {1, 2}) {  // step 20: one member diverged (NaN); step 30: one member not there
+    CHECK(std::isnan(b.mean[i]));
+    CHECK(std::isnan(b.lo[i]));
+    CHECK(std::isnan(b.hi[i]));
+  }
+}
+
+TEST_CASE("svg: a band is one polygon per stretch without gaps, upper edge forward, lower edge back") {
+  train::svg::LineChart c;
+  c.width = 400;
+  c.height = 300;
+  train::svg::Series s{"g", "train", "#123456", {0, 1, 2, 3, 4}, {1, 1, 1, 1, 1}, false, false, true, {}, {}};
+  s.band_lo = {0, 0, NAN, 0, 0};
+  s.band_hi = {2, 2, 2, 2, 4};  // the top of the y axis comes from the band
+  c.series.push_back(s);
+  const std::string svg = train::svg::line_chart(c);
+  CHECK(count(svg, "class=\"band\" data-run=\"g\"") == 2);  // x 0-1 and x 3-4
+  CHECK(count(svg, "fill=\"#123456\" fill-opacity") == 2);
+  CHECK(svg.find(">4</text>") != std::string::npos);  // a y tick at the band's top
+  // a band polygon has 2 points per x: M + 3 L for a stretch of two x values, then Z
+  const size_t at = svg.find("class=\"band\"");
+  const std::string d = svg.substr(svg.find(" d=\"", at) + 4, svg.find("Z\"", at) - svg.find(" d=\"", at) - 4);
+  CHECK(count(d, "M") == 1);
+  CHECK(count(d, "L") == 3);
+}
+
+TEST_CASE("report: lifelong stages get a forgetting chart, and the summary's forgetting per group") {
+  TempDir tmp;
+  std::vector<std::string> dirs;
+  for (int seed : {1, 2}) {
+    std::vector<json> rows = moe_run(0.3, 0.2, 2.0 + seed / 10.0);
+    rows[0]["config"] = {{"train", {{"seed", seed}}}};
+    rows[1]["old_val_loss"] = 2.0;                        // step 0: the model as the stage received it
+    rows.back()["old_val_loss"] = 2.0 + 0.2 * seed;       // forgetting 0.2 and 0.4
+    dirs.push_back(write_run(tmp.path / "kl", "seed" + std::to_string(seed), rows).string());
+  }
+  std::ostringstream log;
+  train::ReportOptions opts;
+  opts.runs = dirs;
+  opts.out = (tmp.path / "r.html").string();
+  train::write_report(opts, log);
+  const std::string html = read_text(opts.out);
+  CHECK(table_row(html, "<tr data-group=\"kl\"").find("+0.3000 &plusmn; 0.1414") != std::string::npos);
+  const std::string chart = svg_containing(html, "data-chart=\"forgetting\"");
+  CHECK(count(chart, "class=\"scatter\" data-run=\"kl\"") == 1);
+  const size_t dots = chart.find("<g class=\"markers\"");
+  REQUIRE(dots != std::string::npos);
+  CHECK(count(chart.substr(dots, chart.find("</g>", dots) - dots), "<circle") == 2);  // one dot per run
+  CHECK(count(chart, "<path data-run=") == 0);  // dots, no line
+  CHECK(count(html, "data-chart=\"old_val_loss\"") == 1);
+}
+
+TEST_CASE("seed groups: names stay unique even against run names such as x-2") {
+  TempDir tmp;
+  auto run = [&](const fs::path& dir, int x, int seed) {
+    std::vector<json> rows = moe_run(0.3, 0.2, 2.5);
+    rows[0]["config"] = {{"model", {{"x", x}}}, {"train", {{"seed", seed}}}};
+    fs::create_directories(dir.parent_path());
+    return write_run(dir.parent_path(), dir.filename().string(), rows).string();
+  };
+  const std::vector<std::string> dirs = {run(tmp.path / "p" / "x", 1, 1), run(tmp.path / "q" / "x", 2, 1),
+                                         run(tmp.path / "x" / "seed1", 3, 1), run(tmp.path / "x" / "seed2", 3, 2)};
+  std::ostringstream log;
+  const auto runs = train::read_runs(dirs, log);
+  const auto groups = train::group_by_seed(runs, dirs);
+  REQUIRE(groups.size() == 3);
+  std::set<std::string> names;
+  for (const auto& g : groups) names.insert(g.name);
+  CHECK(names.size() == 3);
+  CHECK(groups[0].name == "x");
+  CHECK(groups[1].name == "x-2");
+  CHECK(groups[2].name == "x-3");  // its folder's name "x" is taken, and so is "x-2"
 }
 
 TEST_CASE("report: the token view shows each expert's tokens with both shares and the class split") {

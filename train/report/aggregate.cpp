@@ -26,14 +26,18 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
+double forgetting(const RunLog& log) {
+  // how much the loss on the previous distribution rose since the stage's first eval (step 0)
+  if (log.eval.empty()) return NAN;
+  return log.eval.back().value("old_val_loss") - log.eval.front().value("old_val_loss");  // NaN if either lacks it
+}
+
 std::map<std::string, double> final_metrics(const RunLog& log) {
   std::map<std::string, double> m;
   if (!log.eval.empty())
     for (const char* k : {"val_loss", "val_bpb", "train_loss", "old_val_loss"})
       if (std::isfinite(log.eval.back().value(k))) m[k] = log.eval.back().value(k);
-  // a lifelong stage: how much the loss on the previous distribution rose since the stage's first eval (step 0)
-  if (m.count("old_val_loss") && std::isfinite(log.eval.front().value("old_val_loss")))
-    m["forgetting"] = m["old_val_loss"] - log.eval.front().value("old_val_loss");
+  if (const double f = forgetting(log); std::isfinite(f)) m["forgetting"] = f;
   std::map<std::string, std::pair<double, int>> sums;
   for (int layer : log.moe_layers) {
     const MetricsRow* row = RunLog::last_with_layer(log.train, layer);
@@ -129,14 +133,17 @@ std::string aggregate_csv(const std::vector<GroupSummary>& groups) {
 const GroupSummary* best_group(const std::vector<GroupSummary>& groups) {
   const GroupSummary* best = nullptr;
   for (const GroupSummary& g : groups)
-    if (g.metrics.count("val_loss") && (!best || g.metrics.at("val_loss").mean < best->metrics.at("val_loss").mean))
+    if (g.metrics.count("val_loss") && g.metrics.at("val_loss").n >= 2 &&
+        (!best || g.metrics.at("val_loss").mean < best->metrics.at("val_loss").mean))
       best = &g;
   return best;
 }
 
 std::string versus_best(const GroupSummary& g, const GroupSummary* best) {
   if (best && &g == best) return "best";
-  if (!best || !g.metrics.count("val_loss")) return "-";
+  if (!g.metrics.count("val_loss")) return "-";
+  if (g.metrics.at("val_loss").n < 2) return "n/a (1 seed)";  // no spread, nothing to test
+  if (!best) return "-";
   return difference_resolved(g.metrics.at("val_loss"), best->metrics.at("val_loss")) ? "worse (resolved)"
                                                                                      : "not resolved";
 }

@@ -28,6 +28,8 @@ struct GroupSummary {
 // drop_frac, entropy_load (last training window), and domain_mi, token_mi, class_mi (last eval row
 // that has them). Absent values are left out.
 std::map<std::string, double> final_metrics(const RunLog& log);
+// A lifelong stage's last eval row's old_val_loss minus its first's (NaN when either lacks it).
+double forgetting(const RunLog& log);
 // t such that P(|T| < t) = 0.95 for `df` degrees of freedom (df >= 1).
 double t_quantile_975(double df);
 SeedStat describe(const std::vector<double>& values);
@@ -39,8 +41,9 @@ struct RunFinal {
 std::vector<GroupSummary> aggregate_runs(const std::vector<RunFinal>& runs);
 // Welch: is the difference of the means resolved at 95%? (false when either has n < 2)
 bool difference_resolved(const SeedStat& a, const SeedStat& b);
-// The group with the lowest mean val_loss (nullptr when none has one), and how another group's
-// val_loss compares with it: "best", "not resolved", "worse (resolved)" or "-" (no val_loss).
+// The group of at least 2 seeds with the lowest mean val_loss (nullptr when there is none), and how
+// another group's val_loss compares with it: "best", "not resolved", "worse (resolved)", "n/a (1 seed)"
+// or "-" (no val_loss, or no best).
 const GroupSummary* best_group(const std::vector<GroupSummary>& groups);
 std::string versus_best(const GroupSummary& g, const GroupSummary* best);
 // group,metric,n,mean,std,ci95_low,ci95_high

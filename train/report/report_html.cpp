@@ -271,17 +271,6 @@ std::string loss_section(const Page& p) {
 
 // ---- lifelong stages ----
 
-// The first and last eval rows with a loss on the old domain (lifelong stages log old_val_loss).
-std::pair<const MetricsRow*, const MetricsRow*> old_domain_rows(const RunLog& r) {
-  const MetricsRow *first = nullptr, *last = nullptr;
-  for (const MetricsRow& row : r.eval)
-    if (std::isfinite(row.value("old_val_loss"))) {
-      if (!first) first = &row;
-      last = &row;
-    }
-  return {first, last};
-}
-
 // Forgetting against the new domain's loss, one dot per run (lower left is better on both), and
 // the old domain's loss over the stage.
 std::string forgetting_section(const Page& p) {
@@ -302,11 +291,11 @@ std::string forgetting_section(const Page& p) {
   ov.height = 380;
   for (const Unit& u : p.units) {
     svg::Series dots{u.name, "forgetting", u.colour, {}, {}, false, true, false, {}, {}};
-    for (size_t i : u.runs) {
-      const auto [first, last] = old_domain_rows(p.runs[i]);
-      if (!first) continue;
-      dots.x.push_back(last->value("val_loss"));
-      dots.y.push_back(last->value("old_val_loss") - first->value("old_val_loss"));
+    for (size_t i : u.runs) {  // forgetting as the summary table has it (aggregate.h)
+      const double f = forgetting(p.runs[i]), val = p.runs[i].eval.empty() ? NAN : p.runs[i].eval.back().value("val_loss");
+      if (!std::isfinite(f) || !std::isfinite(val)) continue;
+      dots.x.push_back(val);
+      dots.y.push_back(f);
     }
     if (dots.x.empty()) continue;
     sc.legend.push_back({unit_label(u, dots.x.size()), u.colour, false, true});
@@ -713,13 +702,21 @@ std::string layer_section(const Page& p, int layer) {
          load_heatmaps(runs, layer, members) + domain_matrices(runs, layer, members) + token_views(runs, layer, members);
 }
 
+// Whether the unit's runs end at different eval steps (an unfinished or stopped seed).
+bool ends_differ(const Page& p, const Unit& u) {
+  std::set<int64_t> last;
+  for (size_t i : u.runs) last.insert(p.runs[i].eval.empty() ? -1 : p.runs[i].eval.back().step);
+  return last.size() > 1;
+}
+
 // Runs that differ only by seed: mean ± std per group, the 95% interval of the val loss, and
 // whether each group's val loss differs from the best group's by more than the seeds resolve.
 std::string group_summary(const Page& p) {
-  std::vector<RunFinal> finals;
-  for (const Unit& u : p.units)
-    for (size_t i : u.runs) finals.push_back({u.name, p.runs[i].file, final_metrics(p.runs[i])});
-  const std::vector<GroupSummary> groups = aggregate_runs(finals);
+  std::vector<RunFinal> finals;  // keyed by the unit's index: one GroupSummary per unit, in order
+  for (size_t g = 0; g < p.units.size(); ++g)
+    for (size_t i : p.units[g].runs) finals.push_back({std::to_string(g), p.runs[i].file, final_metrics(p.runs[i])});
+  std::vector<GroupSummary> groups = aggregate_runs(finals);
+  for (GroupSummary& gs : groups) gs.group = p.units[std::stoul(gs.group)].name;
   const GroupSummary* best = best_group(groups);
   struct Column {
     const char* key;
@@ -745,7 +742,8 @@ std::string group_summary(const Page& p) {
     const GroupSummary& gs = groups[g];
     auto val = gs.metrics.find("val_loss");
     s += "<tr " + data_attr("group", gs.group) + "><td class=\"name\"><span class=\"swatch\" style=\"background:" +
-         p.units[g].colour + "\"></span>" + escape(gs.group) + "</td><td>" + std::to_string(gs.runs.size()) + "</td>";
+         p.units[g].colour + "\"></span>" + escape(gs.group) + "</td><td>" + std::to_string(gs.runs.size()) +
+         (ends_differ(p, p.units[g]) ? " <span class=\"note\">(last eval steps differ)</span>" : "") + "</td>";
     for (const Column* c : shown) {
       auto it = gs.metrics.find(c->key);
       if (it == gs.metrics.end()) {

@@ -70,13 +70,23 @@ std::vector<SeedGroup> group_by_seed(const std::vector<RunLog>& runs, const std:
     g.name = sweep_layout && !parent.filename().empty() ? parent.filename().string()
                                                          : runs[g.runs[0]].name + " +" + std::to_string(g.runs.size() - 1);
   }
-  // names stay unique, as legends and tables tell groups apart by them
-  std::map<std::string, int> seen;
-  for (SeedGroup& g : groups)
-    if (int n = ++seen[g.name]; n > 1) {
-      g.name += '-';  // (not += "-" + to_string(): GCC 12 warns falsely of an overlapping memcpy there)
-      g.name += std::to_string(n);
+  // names stay unique, as legends and tables tell groups apart by them: a repeated name gets the
+  // first free "-N" (free among every group's name, as run names such as "x-2" are group names too)
+  std::set<std::string> all, taken;
+  for (const SeedGroup& g : groups) all.insert(g.name);
+  for (SeedGroup& g : groups) {
+    if (taken.insert(g.name).second) continue;
+    for (int n = 2;; ++n) {
+      std::string name = g.name;
+      name += '-';  // (not + "-" + to_string(): GCC 12 warns falsely of an overlapping memcpy there)
+      name += std::to_string(n);
+      if (!all.count(name) && !taken.count(name)) {
+        g.name = name;
+        taken.insert(name);
+        break;
+      }
     }
+  }
   return groups;
 }
 
@@ -96,7 +106,7 @@ MeanBand mean_band(const std::vector<const std::vector<MetricsRow>*>& members,
   MeanBand b;
   for (const auto& [step, v] : at) {
     b.x.push_back(static_cast<double>(step));
-    if (v.empty()) {
+    if (v.size() < members.size()) {  // a member without a value here (diverged, or not there yet): no mean
       b.mean.push_back(NAN), b.lo.push_back(NAN), b.hi.push_back(NAN);
       continue;
     }

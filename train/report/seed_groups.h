@@ -24,8 +24,9 @@ std::vector<SeedGroup> group_by_seed(const std::vector<RunLog>& runs, const std:
 // Whether any group has more than one run.
 bool has_seed_groups(const std::vector<SeedGroup>& groups);
 
-// One curve over the members' rows: at each step that some member logged, the mean of the finite
-// values and their min and max (NaN where no member has a value there).
+// One curve over the members' rows: at each step that some member logged, the mean of the members'
+// values and their min and max, where every member has a finite value there (else NaN: a gap, so a
+// diverged or unfinished seed never leaves a healthy-looking mean of the others).
 struct MeanBand {
   std::vector<double> x, mean, lo, hi;
 };
