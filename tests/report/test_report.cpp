@@ -467,8 +467,8 @@ TEST_CASE("report: runs that differ only by seed form groups: mean ± std, inter
   TempDir tmp;
   std::vector<std::string> dirs;
   for (int s = 1; s <= 3; ++s) dirs.push_back(seed_run(tmp.path, "A", s, 1, 2.0 + 0.2 * (s - 1)).string());
-  dirs.push_back(seed_run(tmp.path, "B", 1, 2, 3.0).string());
-  dirs.push_back(seed_run(tmp.path, "B", 2, 2, 3.1).string());
+  dirs.push_back(seed_run(tmp.path, "B-0123abcd", 1, 2, 3.0).string());  // a sweep point's hash is dropped
+  dirs.push_back(seed_run(tmp.path, "B-0123abcd", 2, 2, 3.1).string());
   dirs.push_back(seed_run(tmp.path, "C", 1, 1, 2.5).string());  // A's config and seed again: another experiment
 
   std::ostringstream log;

@@ -1,6 +1,7 @@
 #include "train/report/seed_groups.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -24,6 +25,17 @@ std::pair<std::string, std::string> group_key(const RunLog& run) {
   const std::string seed = (*t)["seed"].dump();
   for (const char* k : {"seed", "out_dir", "threads"}) t->erase(k);
   return {c.dump(), seed};
+}
+
+// A sweep's point folder "switch=0.01,top_k=2-1a2b3c4d" reads as "switch=0.01,top_k=2" (names that
+// then collide are told apart below).
+std::string without_sweep_hash(const std::string& name) {
+  const size_t n = name.size();
+  if (n <= 9 || name[n - 9] != '-') return name;
+  for (size_t i = n - 8; i < n; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(name[i])) || std::isupper(static_cast<unsigned char>(name[i])))
+      return name;
+  return name.substr(0, n - 9);
 }
 
 fs::path absolute_dir(const std::string& dir) {
@@ -67,7 +79,7 @@ std::vector<SeedGroup> group_by_seed(const std::vector<RunLog>& runs, const std:
       sweep_layout &= dir.filename().string().rfind("seed", 0) == 0 && (parent.empty() || dir.parent_path() == parent);
       parent = dir.parent_path();
     }
-    g.name = sweep_layout && !parent.filename().empty() ? parent.filename().string()
+    g.name = sweep_layout && !parent.filename().empty() ? without_sweep_hash(parent.filename().string())
                                                          : runs[g.runs[0]].name + " +" + std::to_string(g.runs.size() - 1);
   }
   // names stay unique, as legends and tables tell groups apart by them: a repeated name gets the

@@ -18,7 +18,8 @@ struct SeedGroup {
 // are set aside, each seed at most once per group (a repeated seed starts another group); groups
 // keep the order of their first run. A run without a logged config and train.seed is a group of
 // its own. Names: the common parent folder when every member sits in a "seed*" folder of the
-// same parent (a sweep's OUT/<point>/seed<S>), else the first member's name with "+N".
+// same parent (a sweep's OUT/<point>/seed<S>, without the point's "-hash8" suffix), else the first
+// member's name with "+N".
 std::vector<SeedGroup> group_by_seed(const std::vector<RunLog>& runs, const std::vector<std::string>& run_dirs);
 
 // Whether any group has more than one run.

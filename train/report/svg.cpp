@@ -260,13 +260,15 @@ std::string line_chart(const LineChart& c) {
       yhi = std::max(yhi, r.y);
     }
   if (c.y_from_zero && !empty) ylo = std::min(ylo, 0.0);
+  auto [legend_svg, legend_h] = legend(c.legend, 10, kTitleHeight - 4, c.width - 20);
+  // a long legend (many runs or groups) makes the chart taller rather than the plot smaller
+  const int height = c.height + std::max(0, static_cast<int>(legend_h) - 40);
   const Axis xa = nice_axis(xlo, xhi, std::max(3, c.width / 90));
   const Axis ya = nice_axis(ylo, yhi, std::max(3, c.height / 55));
 
-  std::string s = open_svg("chart", c.attrs, c.title, c.width, c.height);
-  auto [legend_svg, legend_h] = legend(c.legend, 10, kTitleHeight - 4, c.width - 20);
+  std::string s = open_svg("chart", c.attrs, c.title, c.width, height);
   s += legend_svg;
-  Frame f{24 + widest(tick_labels(ya)) + 8, kTitleHeight + legend_h + 6, c.width - 14.0, c.height - 38.0};
+  Frame f{24 + widest(tick_labels(ya)) + 8, kTitleHeight + legend_h + 6, c.width - 14.0, height - 38.0};
   s += y_axis(ya, f, c.y_label);
   s += "<g class=\"axis x\">\n";
   for (double t : xa.ticks) {
@@ -275,7 +277,7 @@ std::string line_chart(const LineChart& c) {
          num(f.bottom) + "\"/><text x=\"" + num(x) + "\" y=\"" + num(f.bottom + 14) + "\" text-anchor=\"middle\">" +
          tick_label(t, xa.step) + "</text>\n";
   }
-  s += "</g>\n" + x_axis_label(f, c.x_label, c.height) + frame_lines(f);
+  s += "</g>\n" + x_axis_label(f, c.x_label, height) + frame_lines(f);
   if (empty) return s + no_data(f) + "</svg>\n";
   s += ref_lines(c.refs, ya, f);
 
