@@ -104,3 +104,27 @@ TEST_CASE("final metrics of a lifelong stage: old_val_loss from the last eval ro
   CHECK(nan_start.at("old_val_loss") == 1.75);
   CHECK(nan_start.count("forgetting") == 0);
 }
+
+TEST_CASE("paired by seed: a small difference every seed agrees on is resolved where Welch's test is not") {
+  // a and b differ by about 0.02 on every seed, while the seeds spread each group by 0.1
+  const auto groups = train::aggregate_runs({{"a", "a1", {{"val_loss", 2.000}}, "1"},
+                                             {"a", "a2", {{"val_loss", 2.100}}, "2"},
+                                             {"a", "a3", {{"val_loss", 2.200}}, "3"},
+                                             {"b", "b1", {{"val_loss", 2.021}}, "1"},
+                                             {"b", "b2", {{"val_loss", 2.119}}, "2"},
+                                             {"b", "b3", {{"val_loss", 2.222}}, "3"}});
+  REQUIRE(groups.size() == 2);
+  CHECK_FALSE(train::difference_resolved(groups[1].metrics.at("val_loss"), groups[0].metrics.at("val_loss")));
+  bool resolved = false;
+  // differences 0.021, 0.019, 0.022: mean 0.0207, sd 0.00153, t(2) 4.303 * 0.00153 / sqrt(3) = 0.0038
+  CHECK(train::paired_val_difference(groups[1], groups[0], &resolved) == 3);
+  CHECK(resolved);
+  CHECK(train::versus_best(groups[1], train::best_group(groups)) == "worse (resolved, paired by seed)");
+  // seeds that do not match: no pairs, Welch's verdict
+  const auto other = train::aggregate_runs({{"a", "a1", {{"val_loss", 2.0}}, "1"},
+                                            {"a", "a2", {{"val_loss", 2.1}}, "2"},
+                                            {"b", "b7", {{"val_loss", 2.02}}, "7"},
+                                            {"b", "b8", {{"val_loss", 2.12}}, "8"}});
+  CHECK(train::paired_val_difference(other[1], other[0], &resolved) == 0);
+  CHECK(train::versus_best(other[1], train::best_group(other)) == "not resolved");
+}

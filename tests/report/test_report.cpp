@@ -492,10 +492,11 @@ TEST_CASE("report: runs that differ only by seed form groups: mean ± std, inter
   CHECK(a.find("2.2000 &plusmn; 0.2000") != std::string::npos);
   CHECK(a.find("1.7031 &ndash; 2.6969") != std::string::npos);
   CHECK(a.find(">best<") != std::string::npos);
-  // B: 3.0, 3.1 -> 3.05 ± 0.0707; Welch: |3.05 - 2.2| = 0.85 > t(2.64 df) * 0.1258 = 0.45
+  // B: 3.0, 3.1 -> 3.05 ± 0.0707; paired with A on seeds 1 and 2: differences 1.0 and 0.9, mean 0.95 >
+  // t(1) 12.706 * 0.0707 / sqrt(2) = 0.635
   const std::string b = table_row(html, "<tr data-group=\"B\"");
   CHECK(b.find("3.0500 &plusmn; 0.0707") != std::string::npos);
-  CHECK(b.find(">worse (resolved)<") != std::string::npos);
+  CHECK(b.find(">worse (resolved, paired by seed)<") != std::string::npos);
   // C: one seed, 2.5, nothing resolved
   const std::string c = table_row(html, "<tr data-group=\"" + groups[2].name + "\"");
   CHECK(c.find("2.5000") != std::string::npos);

@@ -78,7 +78,8 @@ void write_aggregate(const train::SweepSpec& spec, const std::vector<train::Swee
   for (const train::SweepRun& r : runs) {
     if (train::run_state(r) != train::RunState::done) continue;
     std::ostringstream warn;
-    finals.push_back({r.group, r.out_dir, train::final_metrics(train::read_run_log(r.out_dir, warn))});
+    finals.push_back({r.group, r.out_dir, train::final_metrics(train::read_run_log(r.out_dir, warn)),
+                      std::to_string(r.seed)});
   }
   const auto groups = train::aggregate_runs(finals);
   const std::string md = train::aggregate_markdown(groups);

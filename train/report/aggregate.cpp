@@ -107,6 +107,7 @@ std::vector<GroupSummary> aggregate_runs(const std::vector<RunFinal>& runs) {
     }
     it->runs.push_back(r.dir);
     for (const auto& [k, v] : r.metrics) values[it - groups.begin()][k].push_back(v);
+    if (!r.seed.empty() && r.metrics.count("val_loss")) it->val_by_seed[r.seed] = r.metrics.at("val_loss");
   }
   for (size_t g = 0; g < groups.size(); ++g)
     for (const auto& [k, v] : values[g]) groups[g].metrics[k] = describe(v);
@@ -119,6 +120,17 @@ bool difference_resolved(const SeedStat& a, const SeedStat& b) {
   if (va + vb == 0) return a.mean != b.mean;
   const double df = (va + vb) * (va + vb) / (va * va / (a.n - 1) + vb * vb / (b.n - 1));
   return std::abs(a.mean - b.mean) > t_quantile_975(df) * std::sqrt(va + vb);
+}
+
+int paired_val_difference(const GroupSummary& a, const GroupSummary& b, bool* resolved) {
+  std::vector<double> d;
+  for (const auto& [seed, v] : a.val_by_seed)
+    if (auto it = b.val_by_seed.find(seed); it != b.val_by_seed.end()) d.push_back(v - it->second);
+  *resolved = false;
+  if (d.size() < 2) return static_cast<int>(d.size());
+  const SeedStat s = describe(d);
+  *resolved = std::abs(s.mean) > t_quantile_975(s.n - 1) * s.std / std::sqrt(static_cast<double>(s.n));
+  return s.n;
 }
 
 std::string aggregate_csv(const std::vector<GroupSummary>& groups) {
@@ -144,6 +156,9 @@ std::string versus_best(const GroupSummary& g, const GroupSummary* best) {
   if (!g.metrics.count("val_loss")) return "-";
   if (g.metrics.at("val_loss").n < 2) return "n/a (1 seed)";  // no spread, nothing to test
   if (!best) return "-";
+  bool resolved = false;
+  if (paired_val_difference(g, *best, &resolved) >= 2)
+    return resolved ? "worse (resolved, paired by seed)" : "not resolved (paired by seed)";
   return difference_resolved(g.metrics.at("val_loss"), best->metrics.at("val_loss")) ? "worse (resolved)"
                                                                                      : "not resolved";
 }

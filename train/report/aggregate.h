@@ -20,7 +20,8 @@ struct SeedStat {
 struct GroupSummary {
   std::string group;
   std::map<std::string, SeedStat> metrics;
-  std::vector<std::string> runs;  // run folders
+  std::vector<std::string> runs;           // run folders
+  std::map<std::string, double> val_by_seed;  // final val_loss per seed (runs whose seed is known)
 };
 
 // val_loss, val_bpb, train_loss; a lifelong stage's old_val_loss and forgetting (its last eval row's
@@ -37,13 +38,19 @@ SeedStat describe(const std::vector<double>& values);
 struct RunFinal {
   std::string group, dir;
   std::map<std::string, double> metrics;
+  std::string seed;  // empty: unknown (no paired comparison)
 };
 std::vector<GroupSummary> aggregate_runs(const std::vector<RunFinal>& runs);
 // Welch: is the difference of the means resolved at 95%? (false when either has n < 2)
 bool difference_resolved(const SeedStat& a, const SeedStat& b);
+// Paired by seed: the per-seed differences of val_loss over the seeds both groups ran (a seed fixes
+// the initial weights and the batch order of every group, so its own luck cancels); their Student-t
+// 95% interval. Returns the number of common seeds (no test below 2) and sets *resolved.
+int paired_val_difference(const GroupSummary& a, const GroupSummary& b, bool* resolved);
 // The group of at least 2 seeds with the lowest mean val_loss (nullptr when there is none), and how
-// another group's val_loss compares with it: "best", "not resolved", "worse (resolved)", "n/a (1 seed)"
-// or "-" (no val_loss, or no best).
+// another group's val_loss compares with it: "best", "n/a (1 seed)", "-" (no val_loss or no best),
+// else "worse (resolved)" or "not resolved", paired by seed when the two share at least 2 seeds
+// ("..., paired by seed") and by Welch's unpaired test otherwise.
 const GroupSummary* best_group(const std::vector<GroupSummary>& groups);
 std::string versus_best(const GroupSummary& g, const GroupSummary* best);
 // group,metric,n,mean,std,ci95_low,ci95_high

@@ -702,6 +702,15 @@ std::string layer_section(const Page& p, int layer) {
          load_heatmaps(runs, layer, members) + domain_matrices(runs, layer, members) + token_views(runs, layer, members);
 }
 
+// The run's train.seed as logged ("" when absent).
+std::string seed_of(const RunLog& r) {
+  auto c = r.start.find("config");
+  if (c == r.start.end() || !c->is_object()) return "";
+  auto t = c->find("train");
+  if (t == c->end() || !t->is_object() || !t->contains("seed")) return "";
+  return (*t)["seed"].dump();
+}
+
 // Whether the unit's runs end at different eval steps (an unfinished or stopped seed).
 bool ends_differ(const Page& p, const Unit& u) {
   std::set<int64_t> last;
@@ -714,7 +723,8 @@ bool ends_differ(const Page& p, const Unit& u) {
 std::string group_summary(const Page& p) {
   std::vector<RunFinal> finals;  // keyed by the unit's index: one GroupSummary per unit, in order
   for (size_t g = 0; g < p.units.size(); ++g)
-    for (size_t i : p.units[g].runs) finals.push_back({std::to_string(g), p.runs[i].file, final_metrics(p.runs[i])});
+    for (size_t i : p.units[g].runs)
+      finals.push_back({std::to_string(g), p.runs[i].file, final_metrics(p.runs[i]), seed_of(p.runs[i])});
   std::vector<GroupSummary> groups = aggregate_runs(finals);
   for (GroupSummary& gs : groups) gs.group = p.units[std::stoul(gs.group)].name;
   const GroupSummary* best = best_group(groups);
@@ -764,8 +774,10 @@ std::string group_summary(const Page& p) {
   return s + "</table>\n<p class=\"note\">mean &plusmn; sample standard deviation over the seeds of each group "
              "(runs whose logged configs differ only in train.seed). Balance columns: the last training window, "
              "averaged over the MoE layers; I(token; expert) and I(class; expert): the last eval row. The 95% "
-             "interval is Student's t; \"not resolved\": Welch's 95% interval for the difference from the best "
-             "group's val loss includes 0, so the seeds do not tell the two apart.</p>\n";
+             "interval is Student's t. \"not resolved\": the 95% interval for the difference from the best "
+             "group's val loss includes 0, so the seeds do not tell the two apart; paired by seed when the two "
+             "groups ran the same seeds (same initial weights and batches: the per-seed differences), else "
+             "Welch's unpaired test.</p>\n";
 }
 
 const char* kStyle = R"(
