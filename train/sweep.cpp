@@ -153,12 +153,23 @@ void resolve_configs(const SweepSpec& spec, std::vector<SweepRun>& runs, const s
   }
 }
 
+// The finished run's config, read through today's schema (keys added since get their defaults, so a
+// newer moelab does not take every finished run for a changed one), equals the run's config now.
+bool same_config(const nlohmann::json& finished, const nlohmann::json& now) {
+  if (finished == now) return true;
+  try {
+    return to_json(parse_config(finished)) == now;
+  } catch (const Error&) {
+    return false;  // a key that is gone, or a value no longer allowed: the config did change
+  }
+}
+
 RunState run_state(const SweepRun& run) {
   std::error_code ec;
   const fs::path marker = fs::path(run.out_dir) / kDoneMarker;
   if (fs::exists(marker, ec)) {
     const nlohmann::json j = parse_json(read_regular_file(marker.string(), "sweep", 1 << 24), marker.string(), 64);
-    MOELAB_CHECK(j.is_object() && j.value("config", nlohmann::json()) == run.config, "sweep: ", run.out_dir,
+    MOELAB_CHECK(j.is_object() && same_config(j.value("config", nlohmann::json()), run.config), "sweep: ", run.out_dir,
                  " finished with another config than the sweep now gives this run (the sweep file or its base "
                  "config changed); move that folder away, or give the sweep another \"out\"");
     return RunState::done;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "test_data.h"
+#include "train/config/run_config.h"
 #include "train/sweep.h"
 
 namespace train = moelab::train;
@@ -82,4 +83,17 @@ TEST_CASE("run states: fresh, interrupted (a checkpoint, no marker), done (the m
   r.config = {{"train", {{"max_iters", 60}}}};
   CHECK_THROWS_WITH_AS(train::run_state(r), Contains("finished with another config than the sweep now gives this run"),
                        Error);
+
+  // a newer moelab whose configs have a key more (at its default) still knows the finished run
+  moelab::train::RunConfig cfg;
+  cfg.train.max_iters = 30;
+  nlohmann::json full = moelab::train::to_json(cfg), older = full;
+  older["lifelong"].erase("old_val");  // as a run written before lifelong.old_val existed
+  r.config = older;
+  train::mark_done(r);
+  r.config = full;
+  CHECK(train::run_state(r) == train::RunState::done);
+  full["lifelong"]["kl_weight"] = 0.5;  // but a value that differs is still a change
+  r.config = full;
+  CHECK_THROWS_AS(train::run_state(r), Error);
 }
