@@ -23,7 +23,8 @@ def final(run_dir, metric):
 
 
 def group_dir(out, name):
-    matches = [g for g in os.listdir(out) if g == name or g.startswith(name)]
+    groups = os.listdir(out)
+    matches = [name] if name in groups else [g for g in groups if g.startswith(name)]  # exact name first
     if len(matches) != 1:
         sys.exit("paired_seeds: %r matches %d groups in %s" % (name, len(matches), out))
     return os.path.join(out, matches[0])

@@ -215,8 +215,10 @@ std::string tick_label(double value, double step) {
 }
 
 std::string run_colour(size_t index) {
-  static const std::array<const char*, 10> colours = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                                      "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+  // ten strong colours, then ten darker or lighter variants (a sweep easily has more than ten groups)
+  static const std::array<const char*, 20> colours = {
+      "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+      "#0b3d66", "#f08a8a", "#145214", "#b35900", "#cbb5e0", "#4a2e28", "#8f1f6e", "#0b6b75", "#000000", "#6b6b12"};
   return colours[index % colours.size()];
 }
 

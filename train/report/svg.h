@@ -24,7 +24,7 @@ Axis ticks_within(double lo, double hi, int target_ticks);
 // A tick value with as many decimals as the tick step needs ("0.25", "1500", "20k").
 std::string tick_label(double value, double step);
 
-// Distinct colours for runs, cycling after ten.
+// Distinct colours for runs (or groups), cycling after twenty.
 std::string run_colour(size_t index);
 // Sequential colour map for t in [0, 1] (dark blue-purple = low, yellow = high); NaN is grey.
 std::string heat_colour(double t);
