@@ -25,5 +25,19 @@ done
 # about 10% of the mixed training tokens next to the fortunes' 2.3 MB training split
 head -c 256000 "$shakes" > runs/lifelong/replay_10pct.txt.tmp && mv runs/lifelong/replay_10pct.txt.tmp runs/lifelong/replay_10pct.txt
 "$moelab" sweep configs/sweeps/lifelong.json
-"$moelab" report runs/lifelong/sweep/*/seed* --out runs/lifelong/report.html
+# Readable group names for the report: runs/lifelong/view/NAME/seedS -> the sweep's folders
+rm -rf runs/lifelong/view
+name() {  # NAME, the sweep's point folder without its hash
+  local d
+  d=$(cd runs/lifelong/sweep && ls -d -- "$2"-????????)
+  mkdir -p "runs/lifelong/view/$1"
+  for s in runs/lifelong/sweep/"$d"/seed*; do ln -s "$PWD/$s" "runs/lifelong/view/$1/$(basename "$s")"; done
+}
+name naive 'kl_weight=0,init_from=runs_lifelong_A,freeze_old_experts=false,freeze_old_router_rows=false'
+name replay_10pct 'kl_weight=0,init_from=runs_lifelong_A,freeze_old_experts=false,freeze_old_router_rows=false,train=__'
+for w in 0 0.1 0.3 1 3; do name "freeze_kl$w" "kl_weight=$w"; done
+for w in 0 1; do name "freeze_all_kl$w" "kl_weight=$w,freeze_non_expert=true"; done
+for r in 0.003 0.03; do name "freeze_kl1_admit$r" "kl_weight=1,init_from=runs_lifelong_A_grown_admit$r"; done
+"$moelab" report runs/lifelong/view/*/seed* --out runs/lifelong/report.html
 cat runs/lifelong/sweep/aggregate.md
+echo "paired by seed: python3 scripts/paired_seeds.py runs/lifelong/view replay_10pct naive [old_val_loss]"
