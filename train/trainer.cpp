@@ -165,6 +165,18 @@ void warn_if_not_causal(nn::GPT& model, std::ostream& log) {
     }
 }
 
+// Top-1 with renormalised gates (renorm or topk_softmax over the one kept logit): the gate is always 1,
+// so the LM loss gives the router no gradient; it learns from aux losses alone (Switch keeps the
+// softmax probability as the gate).
+void warn_if_gate_constant(nn::GPT& model, std::ostream& log) {
+  const auto& moe = model.config().moe;
+  if (model.moe_layers().empty() || moe.router.type != "topk" || moe.top_k != 1) return;
+  if (moe.router.renorm || moe.router.topk_softmax)
+    log << "warning: top_k 1 with model.moe.router." << (moe.router.renorm ? "renorm" : "topk_softmax")
+        << ": the one kept gate is always 1, so the router learns only from the aux losses, not from the LM "
+           "loss (Switch's top-1 uses the softmax probability: set it false)\n";
+}
+
 // The positions of the model's own RNG streams (dropout, router noise / random routing), so a
 // resumed run draws exactly what the uninterrupted run would have.
 std::map<std::string, uint64_t> model_rng_counters(nn::GPT& model) {
@@ -223,6 +235,7 @@ void build_model(Run& run, std::ostream& log) {
   nn::GPT& model = *run.model;
   model.set_partition(run.dist->partition(cfg.train.batch_size));
   warn_if_not_causal(model, log);
+  warn_if_gate_constant(model, log);
   if (run.init) {
     if (!run.resumed)
       load_parameters(model, model_tensors(*run.init->model), run.init->dir + "/model.safetensors",

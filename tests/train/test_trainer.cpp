@@ -176,6 +176,18 @@ TEST_CASE("a router that is not causal (expert choice) is warned about; causal o
   CHECK(topk.str().find("not causal") == std::string::npos);
 }
 
+TEST_CASE("top-1 with renormalised gates is warned about: its gate is always 1") {
+  Fixture f;
+  std::ostringstream renorm, plain;
+  train::run_training(f.config("renorm1", 1, R"({"model": {"moe": {"top_k": 1, "router": {"renorm": true}}}})"), {},
+                      renorm);
+  CHECK(renorm.str().find("warning: top_k 1 with model.moe.router.renorm: the one kept gate is always 1") !=
+        std::string::npos);
+  train::run_training(f.config("plain1", 1, R"({"model": {"moe": {"top_k": 1, "router": {"renorm": false}}}})"), {},
+                      plain);
+  CHECK(plain.str().find("gate is always 1") == std::string::npos);
+}
+
 TEST_CASE("bits per byte: = val loss / ln 2 for bytes; below it for BPE, whose tokens hold several bytes") {
   Fixture f;
   std::ostringstream log;
