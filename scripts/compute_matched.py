@@ -6,7 +6,7 @@ Per group (mean ± sample std over seeds): parameters and training FLOPs per tok
 steps, total training FLOPs (steps x batch x block x FLOPs/token), final val loss, wall time of the
 run, and the val loss at the wall time of a reference group (--ref, default the first group whose
 name starts with "num_experts=0" and has the most steps): each run's (elapsed_s, val_loss) eval
-curve interpolated linearly at that time (blank if the run ended earlier).
+curve interpolated linearly at that time (a run that had finished by then keeps its final value).
 Usage: python3 scripts/compute_matched.py OUT [--ref GROUP]"""
 import json, os, statistics, sys
 
@@ -28,7 +28,11 @@ def read(run_dir):
 
 
 def at_time(evals, t):
+    """The val loss at wall time t: interpolated between eval rows; a run that had finished by t
+    keeps its final value."""
     pts = [(e["elapsed_s"], e["val_loss"]) for e in evals if "elapsed_s" in e]
+    if pts and t >= pts[-1][0]:
+        return pts[-1][1]
     for (t0, v0), (t1, v1) in zip(pts, pts[1:]):
         if t0 <= t <= t1:
             return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
@@ -65,7 +69,7 @@ def main():
         ref = max(dense, key=lambda g: groups[g][0][1][-1]["step"]) if dense else next(iter(groups))
     t_ref = statistics.mean(e[-1]["elapsed_s"] for _, e in groups[ref])
     print("Reference for equal wall time: %s, %.1f s (mean over its seeds)\n" % (ref, t_ref))
-    print("| group | seeds | parameters | GFLOPs/token (train) | steps | training PFLOPs | final val loss | "
+    print("| group | seeds | parameters | GFLOPs/token (train) | steps | training TFLOPs | final val loss | "
           "wall time (s) | val loss at %.0f s |" % t_ref)
     print("|---|---|---|---|---|---|---|---|---|")
     for g, runs in groups.items():
@@ -73,9 +77,9 @@ def main():
         cfg = s0["config"]
         tokens_per_step = cfg["train"]["batch_size"] * cfg["model"]["block_size"]
         steps = runs[0][1][-1]["step"]
-        print("| %s | %d | %.2f M | %.4f | %d | %.3f | %s | %s | %s |" % (
+        print("| %s | %d | %.2f M | %.4f | %d | %.2f | %s | %s | %s |" % (
             g, len(runs), s0["parameters"] / 1e6, s0["flops_per_token"] / 1e9, steps,
-            steps * tokens_per_step * s0["flops_per_token"] / 1e15,
+            steps * tokens_per_step * s0["flops_per_token"] / 1e12,
             ms([e[-1]["val_loss"] for _, e in runs], "%.4f"),
             ms([e[-1]["elapsed_s"] for _, e in runs], "%.0f"),
             ms([at_time(e, t_ref) for _, e in runs], "%.4f")))
