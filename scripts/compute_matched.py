@@ -8,22 +8,18 @@ run, and the val loss at the wall time of a reference group (--ref, default the 
 name starts with "num_experts=0" and has the most steps): each run's (elapsed_s, val_loss) eval
 curve interpolated linearly at that time (a run that had finished by then keeps its final value).
 Usage: python3 scripts/compute_matched.py OUT [--ref GROUP]"""
-import json, os, statistics, sys
+import os, statistics, sys
+
+from sweep_rows import mean_std, rows
 
 
 def read(run_dir):
     start, evals = None, []
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        for n, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except ValueError:
-                print("warning: %s/metrics.jsonl line %d is not JSON, skipped" % (run_dir, n), file=sys.stderr)
-                continue
-            if r.get("event") == "start":
-                start = r
-            elif "val_loss" in r:
-                evals.append(r)
+    for r in rows(run_dir):
+        if r.get("event") == "start":
+            start = r
+        elif "val_loss" in r:
+            evals.append(r)
     return start, evals
 
 
@@ -37,15 +33,6 @@ def at_time(evals, t):
         if t0 <= t <= t1:
             return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
     return None
-
-
-def ms(values, fmt):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return fmt % values[0]
-    return (fmt + " ± " + fmt) % (statistics.mean(values), statistics.stdev(values))
 
 
 def main():
@@ -80,9 +67,9 @@ def main():
         print("| %s | %d | %.2f M | %.4f | %d | %.2f | %s | %s | %s |" % (
             g, len(runs), s0["parameters"] / 1e6, s0["flops_per_token"] / 1e9, steps,
             steps * tokens_per_step * s0["flops_per_token"] / 1e12,
-            ms([e[-1]["val_loss"] for _, e in runs], "%.4f"),
-            ms([e[-1]["elapsed_s"] for _, e in runs], "%.0f"),
-            ms([at_time(e, t_ref) for _, e in runs], "%.4f")))
+            mean_std([e[-1]["val_loss"] for _, e in runs], "%.4f"),
+            mean_std([e[-1]["elapsed_s"] for _, e in runs], "%.0f"),
+            mean_std([at_time(e, t_ref) for _, e in runs], "%.4f")))
     return 0
 
 

@@ -4,21 +4,18 @@ order of every group of a sweep, so the per-seed difference of a final metric re
 own luck; its Student-t 95% interval resolves differences that the unpaired (Welch) verdict of
 aggregate.md cannot. Usage: python3 scripts/paired_seeds.py OUT GROUP_A GROUP_B [METRIC]
 (GROUP: a group folder name or a unique prefix of it; METRIC: an eval-row key, default val_loss)"""
-import json, math, os, statistics, sys
+import math, os, statistics, sys
+
+from sweep_rows import rows
 
 T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
 
 
 def final(run_dir, metric):
     value = None
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        for line in f:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            if "val_loss" in r and r.get(metric) is not None:
-                value = r[metric]
+    for r in rows(run_dir):
+        if "val_loss" in r and r.get(metric) is not None:
+            value = r[metric]
     return value
 
 

@@ -4,34 +4,22 @@
 std over seeds of max/mean load, dead experts and dropped assignments in the training window
 ending at that step (each run's values averaged over its MoE layers). docs/collapse.md uses it.
 Usage: python3 scripts/sweep_over_time.py OUT [--steps 100,250,500,1000]"""
-import json, os, statistics, sys
+import os, statistics, sys
+
+from sweep_rows import mean_std, rows
 
 
 def windows(run_dir):
     out = {}
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        for n, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except ValueError:
-                print("warning: %s/metrics.jsonl line %d is not JSON, skipped" % (run_dir, n), file=sys.stderr)
-                continue
-            if "loss" in r and "moe" in r:
-                layers = r["moe"].values()
-                out[r["step"]] = {
-                    "max_mean": statistics.mean(w["maxvio"] + 1 for w in layers),
-                    "dead": statistics.mean(w["dead"] for w in layers),
-                    "drop": 100 * statistics.mean(w["drop_frac"] for w in layers),
-                }
+    for r in rows(run_dir):
+        if "loss" in r and "moe" in r:
+            layers = r["moe"].values()
+            out[r["step"]] = {
+                "max_mean": statistics.mean(w["maxvio"] + 1 for w in layers),
+                "dead": statistics.mean(w["dead"] for w in layers),
+                "drop": 100 * statistics.mean(w["drop_frac"] for w in layers),
+            }
     return out
-
-
-def cell(values, fmt):
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return fmt % values[0]
-    return (fmt + " ± " + fmt) % (statistics.mean(values), statistics.stdev(values))
 
 
 def main():
@@ -56,8 +44,8 @@ def main():
             if not got:
                 continue
             print("| %s | %d | %d | %s | %s | %s |" % (
-                group, len(got), step, cell([g["max_mean"] for g in got], "%.2f"),
-                cell([g["dead"] for g in got], "%.1f"), cell([g["drop"] for g in got], "%.1f")))
+                group, len(got), step, mean_std([g["max_mean"] for g in got], "%.2f"),
+                mean_std([g["dead"] for g in got], "%.1f"), mean_std([g["drop"] for g in got], "%.1f")))
     return 0
 
 

@@ -221,16 +221,23 @@ std::string summary_table(const std::vector<RunLog>& runs, const std::vector<std
          "training row.</p>\n";
 }
 
+// A chart with its labels, its data-chart name and size; series and legend are added by the caller.
+svg::LineChart chart(const std::string& title, const std::string& x_label, const std::string& y_label,
+                     const std::string& name, int width, int height) {
+  svg::LineChart c;
+  c.title = title;
+  c.x_label = x_label;
+  c.y_label = y_label;
+  c.attrs = data_attr("chart", name);
+  c.width = width;
+  c.height = height;
+  return c;
+}
+
 // ---- loss ----
 
 std::string loss_section(const Page& p) {
-  svg::LineChart c;
-  c.title = "Training and validation loss";
-  c.x_label = "step";
-  c.y_label = "cross-entropy (nats)";
-  c.attrs = data_attr("chart", "loss");
-  c.width = 660;
-  c.height = 360;
+  svg::LineChart c = chart("Training and validation loss", "step", "cross-entropy (nats)", "loss", 660, 360);
   for (const Unit& u : p.units) {
     c.series.push_back(
         unit_series(p, u, u.runs, false, "train", [](const MetricsRow& m) { return m.value("loss"); }));
@@ -249,14 +256,9 @@ std::string loss_section(const Page& p) {
   s += "<div class=\"grid\">\n" + figure(svg::line_chart(c));
 
   for (const std::string& name : summed_aux_names(p.runs)) {
-    svg::LineChart a;
-    a.title = "Aux loss \"" + name + "\" (weighted, summed over layers)";
-    a.x_label = "step";
-    a.y_label = "weighted loss";
-    a.attrs = data_attr("chart", "aux." + name);
+    svg::LineChart a = chart("Aux loss \"" + name + "\" (weighted, summed over layers)", "step", "weighted loss",
+                             "aux." + name, 440, 360);
     a.y_from_zero = true;
-    a.height = 360;
-    a.width = 440;
     for (const Unit& u : p.units) {
       auto ser = unit_series(p, u, u.runs, false, "aux." + name,
                              [&](const MetricsRow& m) { return m.value("aux." + name); });
@@ -274,21 +276,11 @@ std::string loss_section(const Page& p) {
 // Forgetting against the new domain's loss, one dot per run (lower left is better on both), and
 // the old domain's loss over the stage.
 std::string forgetting_section(const Page& p) {
-  svg::LineChart sc;
-  sc.title = "Forgetting vs new-domain loss (one dot per run)";
-  sc.x_label = "final val loss on the new data (nats)";
-  sc.y_label = "forgetting: old-domain loss, last - first eval";
-  sc.attrs = data_attr("chart", "forgetting");
+  svg::LineChart sc = chart("Forgetting vs new-domain loss (one dot per run)", "final val loss on the new data (nats)",
+                            "forgetting: old-domain loss, last - first eval", "forgetting", 560, 380);
   sc.refs.push_back({0, "no forgetting"});
-  sc.width = 560;
-  sc.height = 380;
-  svg::LineChart ov;
-  ov.title = "Loss on the old domain's held-out data during the stage";
-  ov.x_label = "step";
-  ov.y_label = "old_val_loss (nats)";
-  ov.attrs = data_attr("chart", "old_val_loss");
-  ov.width = 560;
-  ov.height = 380;
+  svg::LineChart ov = chart("Loss on the old domain's held-out data during the stage", "step",
+                            "old_val_loss (nats)", "old_val_loss", 560, 380);
   for (const Unit& u : p.units) {
     svg::Series dots{u.name, "forgetting", u.colour, {}, {}, false, true, false, {}, {}};
     for (size_t i : u.runs) {  // forgetting as the summary table has it (aggregate.h)
@@ -702,15 +694,6 @@ std::string layer_section(const Page& p, int layer) {
          load_heatmaps(runs, layer, members) + domain_matrices(runs, layer, members) + token_views(runs, layer, members);
 }
 
-// The run's train.seed as logged ("" when absent).
-std::string seed_of(const RunLog& r) {
-  auto c = r.start.find("config");
-  if (c == r.start.end() || !c->is_object()) return "";
-  auto t = c->find("train");
-  if (t == c->end() || !t->is_object() || !t->contains("seed")) return "";
-  return (*t)["seed"].dump();
-}
-
 // Whether the unit's runs end at different eval steps (an unfinished or stopped seed).
 bool ends_differ(const Page& p, const Unit& u) {
   std::set<int64_t> last;
@@ -721,12 +704,10 @@ bool ends_differ(const Page& p, const Unit& u) {
 // Runs that differ only by seed: mean ± std per group, the 95% interval of the val loss, and
 // whether each group's val loss differs from the best group's by more than the seeds resolve.
 std::string group_summary(const Page& p) {
-  std::vector<RunFinal> finals;  // keyed by the unit's index: one GroupSummary per unit, in order
-  for (size_t g = 0; g < p.units.size(); ++g)
-    for (size_t i : p.units[g].runs)
-      finals.push_back({std::to_string(g), p.runs[i].file, final_metrics(p.runs[i]), seed_of(p.runs[i])});
-  std::vector<GroupSummary> groups = aggregate_runs(finals);
-  for (GroupSummary& gs : groups) gs.group = p.units[std::stoul(gs.group)].name;
+  std::vector<RunFinal> finals;  // unit names are unique (seed_groups.cpp): one GroupSummary per unit, in order
+  for (const Unit& u : p.units)
+    for (size_t i : u.runs) finals.push_back({u.name, p.runs[i].file, final_metrics(p.runs[i]), logged_seed(p.runs[i])});
+  const std::vector<GroupSummary> groups = aggregate_runs(finals);
   const GroupSummary* best = best_group(groups);
   struct Column {
     const char* key;

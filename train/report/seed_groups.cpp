@@ -17,13 +17,10 @@ namespace fs = std::filesystem;
 // The config as a string without what differs between seeds of one experiment, and the seed
 // (empty key: no config with a train.seed was logged, so the run cannot be grouped).
 std::pair<std::string, std::string> group_key(const RunLog& run) {
-  auto it = run.start.find("config");
-  if (it == run.start.end() || !it->is_object()) return {};
-  nlohmann::json c = *it;
-  auto t = c.find("train");
-  if (t == c.end() || !t->is_object() || !t->contains("seed")) return {};
-  const std::string seed = (*t)["seed"].dump();
-  for (const char* k : {"seed", "out_dir", "threads"}) t->erase(k);
+  const std::string seed = logged_seed(run);
+  if (seed.empty()) return {};
+  nlohmann::json c = run.start["config"];
+  for (const char* k : {"seed", "out_dir", "threads"}) c["train"].erase(k);
   return {c.dump(), seed};
 }
 
@@ -100,6 +97,14 @@ std::vector<SeedGroup> group_by_seed(const std::vector<RunLog>& runs, const std:
     }
   }
   return groups;
+}
+
+std::string logged_seed(const RunLog& run) {
+  auto c = run.start.find("config");
+  if (c == run.start.end() || !c->is_object()) return "";
+  auto t = c->find("train");
+  if (t == c->end() || !t->is_object() || !t->contains("seed")) return "";
+  return (*t)["seed"].dump();
 }
 
 bool has_seed_groups(const std::vector<SeedGroup>& groups) {

@@ -22,6 +22,9 @@ struct SeedGroup {
 // member's name with "+N".
 std::vector<SeedGroup> group_by_seed(const std::vector<RunLog>& runs, const std::vector<std::string>& run_dirs);
 
+// The run's train.seed as its start row logged it (JSON text), "" when absent.
+std::string logged_seed(const RunLog& run);
+
 // Whether any group has more than one run.
 bool has_seed_groups(const std::vector<SeedGroup>& groups);
 
